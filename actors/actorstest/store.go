@@ -1,0 +1,139 @@
+// Package actorstest holds in-memory fakes of the actors' ports, for unit
+// tests. The Store passes the same contract suite as the real adapters
+// (actors/storetest), so it cannot drift from them.
+package actorstest
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/acme/registrar/actors"
+	registrationv1 "github.com/acme/registrar/protos/registration/v1"
+)
+
+// Store is an in-memory actors.Store with an outbox.
+type Store struct {
+	mu     sync.Mutex
+	rows   map[string]*actors.Registration
+	outbox []*outboxRow
+	notify chan struct{}
+	// fail, when set, is called before every Load and Save; a non-nil error
+	// is returned instead of touching the data (fault injection).
+	fail func(op string) error
+}
+
+type outboxRow struct {
+	env          *registrationv1.Envelope
+	claimedUntil time.Time
+}
+
+// NewStore returns an empty store.
+func NewStore() *Store {
+	return &Store{rows: map[string]*actors.Registration{}, notify: make(chan struct{}, 1)}
+}
+
+// FailWith makes every later Load and Save call fail(op) first ("load" or
+// "save"); a nil fail removes the fault.
+func (s *Store) FailWith(fail func(op string) error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.fail = fail
+}
+
+func (s *Store) Load(ctx context.Context, email string) (*actors.Registration, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.injected("load"); err != nil {
+		return nil, err
+	}
+	r, ok := s.rows[email]
+	if !ok {
+		return nil, actors.ErrNotFound
+	}
+	return deepCopy(r), nil
+}
+
+func (s *Store) Save(ctx context.Context, reg *actors.Registration, msgs []*registrationv1.Envelope) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.injected("save"); err != nil {
+		return err
+	}
+	cur, exists := s.rows[reg.Email]
+	switch {
+	case reg.Version == 1 && exists, reg.Version > 1 && (!exists || cur.Version != reg.Version-1), reg.Version < 1:
+		return actors.ErrConflict
+	}
+	s.rows[reg.Email] = deepCopy(reg)
+	for _, m := range msgs {
+		s.outbox = append(s.outbox, &outboxRow{env: proto.Clone(m).(*registrationv1.Envelope)})
+	}
+	if len(msgs) > 0 {
+		select {
+		case s.notify <- struct{}{}:
+		default:
+		}
+	}
+	return nil
+}
+
+func (s *Store) injected(op string) error {
+	if s.fail == nil {
+		return nil
+	}
+	return s.fail(op)
+}
+
+// Claim returns up to limit unclaimed messages, oldest first, and hides them
+// for lease.
+func (s *Store) Claim(ctx context.Context, limit int, lease time.Duration) ([]*registrationv1.Envelope, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now()
+	var out []*registrationv1.Envelope
+	for _, row := range s.outbox {
+		if len(out) == limit {
+			break
+		}
+		if row.claimedUntil.After(now) {
+			continue
+		}
+		row.claimedUntil = now.Add(lease)
+		out = append(out, proto.Clone(row.env).(*registrationv1.Envelope))
+	}
+	return out, nil
+}
+
+// Delete removes delivered messages.
+func (s *Store) Delete(ctx context.Context, ids []string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.outbox = slices.DeleteFunc(s.outbox, func(r *outboxRow) bool { return slices.Contains(ids, r.env.GetId()) })
+	return nil
+}
+
+// Notify receives a value after messages are added.
+func (s *Store) Notify() <-chan struct{} { return s.notify }
+
+// Pending returns copies of the messages not yet deleted, oldest first.
+func (s *Store) Pending() []*registrationv1.Envelope {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*registrationv1.Envelope, 0, len(s.outbox))
+	for _, r := range s.outbox {
+		out = append(out, proto.Clone(r.env).(*registrationv1.Envelope))
+	}
+	return out
+}
+
+func deepCopy(r *actors.Registration) *actors.Registration {
+	c := *r
+	c.Code.MAC = slices.Clone(r.Code.MAC)
+	c.Failures = slices.Clone(r.Failures)
+	c.Issues = slices.Clone(r.Issues)
+	return &c
+}

@@ -1,0 +1,83 @@
+package actors
+
+import (
+	"log/slog"
+	"time"
+)
+
+// Event is something the rules decided happened. The actor turns events into
+// outbox messages in the same transaction as the state change.
+type Event interface{ event() }
+
+// IssueReason says why a code was issued.
+type IssueReason int8
+
+const (
+	IssueRegistration IssueReason = iota + 1
+	IssueReregistration
+	IssueResend
+)
+
+// Registered: a pending account was created, or replaced (same id, new
+// password) by a new registration.
+type Registered struct {
+	UserID   string
+	Email    string
+	At       time.Time
+	Replaced bool
+}
+
+// CodeIssued: a new code was issued. It carries the code for the email; the
+// public event built from it does not.
+type CodeIssued struct {
+	UserID     string
+	Email      string
+	Code       string
+	Generation int64
+	IssuedAt   time.Time
+	ExpiresAt  time.Time
+	Reason     IssueReason
+}
+
+// LogValue keeps the code out of logs.
+func (e CodeIssued) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("user_id", e.UserID),
+		slog.Int64("generation", e.Generation),
+		slog.Time("expires_at", e.ExpiresAt),
+	)
+}
+
+// Activated: the account proved control of its address.
+type Activated struct {
+	UserID string
+	Email  string
+	At     time.Time
+}
+
+// CodeExpired: the code of this generation reached its expiry unused.
+type CodeExpired struct {
+	UserID     string
+	Generation int64
+	At         time.Time
+}
+
+// CodeBurned: the code of this generation took its last wrong guess.
+type CodeBurned struct {
+	UserID     string
+	Generation int64
+	At         time.Time
+}
+
+// Throttled: the failure budget is used up until Until.
+type Throttled struct {
+	UserID string
+	Until  time.Time
+}
+
+func (Registered) event()  {}
+func (CodeIssued) event()  {}
+func (Activated) event()   {}
+func (CodeExpired) event() {}
+func (CodeBurned) event()  {}
+func (Throttled) event()   {}

@@ -1,0 +1,67 @@
+package actors
+
+import (
+	"bytes"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	registrationv1 "github.com/acme/registrar/protos/registration/v1"
+)
+
+// syncBuffer is a bytes.Buffer safe for the actor system's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+const secret = "hunter2-correct-horse"
+
+func TestDeadLettersNeverLogPasswords(t *testing.T) {
+	var out syncBuffer
+	system := newActorSystem(slog.New(slog.NewJSONHandler(&out, nil)))
+	defer system.Shutdown()
+
+	nowhere := system.NewLocalPID("no-such-actor")
+	system.Root.Send(nowhere, &registrationv1.Activate{Email: "ann@example.com", Password: secret, Code: "0427"})
+
+	require.Eventually(t, func() bool { return strings.Contains(out.String(), "DeadLetter") },
+		5*time.Second, 10*time.Millisecond, "the dead letter must be logged (else this test proves nothing)")
+	assert.NotContains(t, out.String(), secret)
+	assert.NotContains(t, out.String(), "0427")
+	assert.Contains(t, out.String(), "registrationv1.Activate", "the type name stays, for diagnosis")
+}
+
+func TestRedactingHandlerKeepsPIDsErrorsAndScalars(t *testing.T) {
+	var out bytes.Buffer
+	log := slog.New(redactingHandler{slog.NewJSONHandler(&out, nil)})
+	pid := actor.NewPID("local", "shard/7")
+	log.With("m", &registrationv1.ResendCode{Password: secret}).Info("x",
+		"pid", pid, "error", errors.New("boom"), "n", 3,
+		slog.Group("g", "inner", &actor.MessageEnvelope{Message: &registrationv1.GetAccount{Password: secret}}))
+	got := out.String()
+	assert.NotContains(t, got, secret)
+	assert.Contains(t, got, `"pid":"Address:\"local\" Id:\"shard/7\""`)
+	assert.Contains(t, got, `"error":"boom"`)
+	assert.Contains(t, got, `"n":3`)
+	assert.Contains(t, got, `"inner":"*actor.MessageEnvelope"`)
+}

@@ -1,0 +1,104 @@
+package actors
+
+import (
+	"fmt"
+	"io"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	registrationv1 "github.com/acme/registrar/protos/registration/v1"
+)
+
+// Topics of the API contract.
+const (
+	// MailTopic carries the codes to the mailer; private, short retention.
+	MailTopic = "registration.mail.v1"
+	// EventsTopic carries the public domain events; no secrets.
+	EventsTopic = "registration.events.v1"
+)
+
+// Source is the CloudEvents source of the messages the registrar produces.
+const Source = "/registrar"
+
+// messages turns the events of one decision into outbox envelopes, in order.
+// A CodeIssued becomes two messages: the email (with the code) on the private
+// mail topic and the public event (without it) on the events topic.
+func messages(events []Event, now time.Time, rnd io.Reader) ([]*registrationv1.Envelope, error) {
+	out := make([]*registrationv1.Envelope, 0, len(events)+1)
+	add := func(topic, key string, at time.Time, m proto.Message) error {
+		id, err := NewID(now, rnd)
+		if err != nil {
+			return err
+		}
+		payload, err := proto.Marshal(m)
+		if err != nil {
+			return fmt.Errorf("encode %s: %w", proto.MessageName(m), err)
+		}
+		out = append(out, &registrationv1.Envelope{
+			Id:      id,
+			Topic:   topic,
+			Key:     key,
+			Type:    string(proto.MessageName(m)),
+			Time:    timestamppb.New(at),
+			Payload: payload,
+			Source:  Source,
+		})
+		return nil
+	}
+	for _, e := range events {
+		var err error
+		switch e := e.(type) {
+		case Registered:
+			err = add(EventsTopic, e.UserID, e.At, &registrationv1.UserRegistered{
+				UserId: e.UserID, Email: e.Email, RegisteredAt: timestamppb.New(e.At), Replaced: e.Replaced,
+			})
+		case CodeIssued:
+			err = add(MailTopic, e.UserID, e.IssuedAt, &registrationv1.VerificationEmail{
+				UserId: e.UserID, To: e.Email, Code: e.Code, Generation: e.Generation,
+				IssuedAt: timestamppb.New(e.IssuedAt), ExpiresAt: timestamppb.New(e.ExpiresAt),
+			})
+			if err == nil {
+				err = add(EventsTopic, e.UserID, e.IssuedAt, &registrationv1.VerificationCodeIssued{
+					UserId: e.UserID, Generation: e.Generation, IssuedAt: timestamppb.New(e.IssuedAt),
+					ExpiresAt: timestamppb.New(e.ExpiresAt), Reason: issueReason(e.Reason),
+				})
+			}
+		case Activated:
+			err = add(EventsTopic, e.UserID, e.At, &registrationv1.UserActivated{
+				UserId: e.UserID, Email: e.Email, ActivatedAt: timestamppb.New(e.At),
+			})
+		case CodeExpired:
+			err = add(EventsTopic, e.UserID, e.At, &registrationv1.VerificationCodeExpired{
+				UserId: e.UserID, Generation: e.Generation, ExpiredAt: timestamppb.New(e.At),
+			})
+		case CodeBurned:
+			err = add(EventsTopic, e.UserID, e.At, &registrationv1.VerificationCodeBurned{
+				UserId: e.UserID, Generation: e.Generation, BurnedAt: timestamppb.New(e.At),
+			})
+		case Throttled:
+			err = add(EventsTopic, e.UserID, now, &registrationv1.AccountThrottled{
+				UserId: e.UserID, Until: timestamppb.New(e.Until),
+			})
+		default:
+			err = fmt.Errorf("no message for event %T", e)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func issueReason(r IssueReason) registrationv1.IssueReason {
+	switch r {
+	case IssueRegistration:
+		return registrationv1.IssueReason_ISSUE_REASON_REGISTRATION
+	case IssueReregistration:
+		return registrationv1.IssueReason_ISSUE_REASON_REREGISTRATION
+	case IssueResend:
+		return registrationv1.IssueReason_ISSUE_REASON_RESEND
+	}
+	return registrationv1.IssueReason_ISSUE_REASON_UNSPECIFIED
+}

@@ -1,0 +1,455 @@
+package actors_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/acme/registrar/actors"
+	"github.com/acme/registrar/actors/actorstest"
+	registrationv1 "github.com/acme/registrar/protos/registration/v1"
+)
+
+// clock is a settable clock for the rules. Timers still run on real time, so
+// tests of the expiry timer use the real clock instead.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+type harness struct {
+	clock     *clock
+	reg       *actors.Registry
+	store     *actorstest.Store
+	passwords *actorstest.Passwords
+	cfg       actors.Config
+}
+
+func newHarness(t *testing.T, tune func(p *actors.Policy, c *actors.Config)) *harness {
+	t.Helper()
+	policy := actors.DefaultPolicy()
+	h := &harness{store: actorstest.NewStore(), passwords: &actorstest.Passwords{}, clock: &clock{now: time.Now()}}
+	h.cfg = actors.Config{
+		Now:            h.clock.Now,
+		Store:          h.store,
+		Passwords:      h.passwords,
+		DummyHash:      actorstest.Hash("dummy password nobody has"),
+		Logger:         slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Shards:         4,
+		RequestTimeout: 5 * time.Second,
+	}
+	if tune != nil {
+		tune(&policy, &h.cfg)
+	}
+	rules, err := actors.NewRules(policy, []byte("0123456789abcdef0123456789abcdef"))
+	require.NoError(t, err)
+	h.cfg.Rules = rules
+	h.start(t)
+	return h
+}
+
+// start (re)starts the registry on the harness's store, like a process
+// restart would.
+func (h *harness) start(t *testing.T) {
+	t.Helper()
+	reg, err := actors.NewRegistry(h.cfg)
+	require.NoError(t, err)
+	h.reg = reg
+	t.Cleanup(func() { _ = reg.Close(context.Background()) })
+}
+
+// lastCode returns the code of the newest verification email to addr.
+func (h *harness) lastCode(t *testing.T, addr string) string {
+	t.Helper()
+	mails := h.mails(t, addr)
+	require.NotEmpty(t, mails, "no verification email for %s", addr)
+	return mails[len(mails)-1].GetCode()
+}
+
+func (h *harness) mails(t *testing.T, addr string) []*registrationv1.VerificationEmail {
+	t.Helper()
+	var out []*registrationv1.VerificationEmail
+	for _, env := range h.store.Pending() {
+		if env.GetTopic() != actors.MailTopic {
+			continue
+		}
+		var m registrationv1.VerificationEmail
+		require.NoError(t, proto.Unmarshal(env.GetPayload(), &m))
+		if m.GetTo() == addr {
+			out = append(out, &m)
+		}
+	}
+	return out
+}
+
+func (h *harness) events(typ string) int {
+	n := 0
+	for _, env := range h.store.Pending() {
+		if env.GetTopic() == actors.EventsTopic && env.GetType() == typ {
+			n++
+		}
+	}
+	return n
+}
+
+var ctx = context.Background()
+
+func TestRegistryHappyPath(t *testing.T) {
+	h := newHarness(t, nil)
+	const email, pw = "ann@example.com", "correct horse battery"
+
+	acc, err := h.reg.Register(ctx, email, actorstest.Hash(pw))
+	require.NoError(t, err)
+	assert.Equal(t, actors.StatusPending, acc.Status)
+	assert.Equal(t, email, acc.Email)
+	assert.WithinDuration(t, acc.CreatedAt.Add(time.Minute), acc.CodeExpiresAt, 0)
+	assert.WithinDuration(t, acc.CreatedAt.Add(30*time.Second), acc.ResendAvailableAt, 0)
+
+	code := h.lastCode(t, email)
+	active, err := h.reg.Activate(ctx, email, pw, code)
+	require.NoError(t, err)
+	assert.Equal(t, actors.StatusActive, active.Status)
+	assert.Equal(t, acc.ID, active.ID)
+	assert.False(t, active.ActivatedAt.IsZero())
+
+	me, err := h.reg.Describe(ctx, email, pw)
+	require.NoError(t, err)
+	assert.Equal(t, actors.StatusActive, me.Status)
+	assert.True(t, me.CodeExpiresAt.IsZero())
+
+	assert.Equal(t, 1, h.events("registration.v1.UserRegistered"))
+	assert.Equal(t, 1, h.events("registration.v1.VerificationCodeIssued"))
+	assert.Equal(t, 1, h.events("registration.v1.UserActivated"))
+}
+
+func TestRegistryRejectionsCarryTheirDetails(t *testing.T) {
+	h := newHarness(t, nil)
+	const email, pw = "bea@example.com", "correct horse battery"
+	_, err := h.reg.Register(ctx, email, actorstest.Hash(pw))
+	require.NoError(t, err)
+
+	_, err = h.reg.Register(ctx, email, actorstest.Hash(pw))
+	var rej *actors.Rejection
+	require.ErrorAs(t, err, &rej)
+	require.ErrorIs(t, err, actors.ErrRateLimited)
+	assert.InDelta(t, 30*time.Second, rej.RetryAfter, float64(time.Second))
+
+	wrong := "0000"
+	if h.lastCode(t, email) == wrong {
+		wrong = "1111"
+	}
+	_, err = h.reg.Activate(ctx, email, pw, wrong)
+	require.ErrorAs(t, err, &rej)
+	require.ErrorIs(t, err, actors.ErrInvalidCode)
+	assert.Equal(t, 2, rej.AttemptsRemaining)
+
+	_, err = h.reg.Activate(ctx, email, "wrong password", h.lastCode(t, email))
+	require.ErrorIs(t, err, actors.ErrInvalidCredentials)
+}
+
+func TestRegistryUnknownEmailVerifiesADummyHash(t *testing.T) {
+	h := newHarness(t, nil)
+	_, err := h.reg.Describe(ctx, "nobody@example.com", "whatever password")
+	require.ErrorIs(t, err, actors.ErrInvalidCredentials)
+	assert.Equal(t, int64(1), h.passwords.Calls.Load(), "an unknown email must cost one verification, like a known one")
+}
+
+func TestRegistryLockedAccountIsNoPasswordOracle(t *testing.T) {
+	h := newHarness(t, func(p *actors.Policy, _ *actors.Config) { p.FailureLimit = 3 })
+	const email, pw = "cat@example.com", "correct horse battery"
+	_, err := h.reg.Register(ctx, email, actorstest.Hash(pw))
+	require.NoError(t, err)
+	for range 3 {
+		_, err = h.reg.Describe(ctx, email, "wrong password")
+		require.ErrorIs(t, err, actors.ErrInvalidCredentials)
+	}
+	before := h.passwords.Calls.Load()
+	_, err = h.reg.Describe(ctx, email, pw)
+	require.ErrorIs(t, err, actors.ErrTooManyAttempts)
+	assert.Equal(t, before, h.passwords.Calls.Load(), "a locked account must answer before verifying the password")
+	assert.Equal(t, 1, h.events("registration.v1.AccountThrottled"))
+}
+
+func TestRegistryOverloadedHashingAnswersOverloaded(t *testing.T) {
+	h := newHarness(t, nil)
+	const email, pw = "dan@example.com", "correct horse battery"
+	_, err := h.reg.Register(ctx, email, actorstest.Hash(pw))
+	require.NoError(t, err)
+	h.passwords.Overloaded.Store(true)
+	_, err = h.reg.Describe(ctx, email, pw)
+	var rej *actors.Rejection
+	require.ErrorAs(t, err, &rej)
+	require.ErrorIs(t, err, actors.ErrOverloaded)
+	assert.Positive(t, rej.RetryAfter)
+}
+
+// outcomes counts the errors of concurrent calls by kind.
+type outcomes struct {
+	mu     sync.Mutex
+	counts map[string]int
+}
+
+func (o *outcomes) add(err error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.counts == nil {
+		o.counts = map[string]int{}
+	}
+	key := "ok"
+	if err != nil {
+		key = err.Error()
+		if !errors.As(err, new(*actors.Rejection)) && !errors.Is(err, actors.ErrAlreadyActive) &&
+			!errors.Is(err, actors.ErrInvalidCredentials) && !errors.Is(err, actors.ErrEmailTaken) {
+			key = "unexpected: " + key
+		}
+	}
+	o.counts[key]++
+}
+
+func hammer(n int, call func(i int) error) *outcomes {
+	var o outcomes
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			o.add(call(i))
+		})
+	}
+	close(start)
+	wg.Wait()
+	return &o
+}
+
+func TestRegistryConcurrentRegistrationsOfOneEmailHaveOneWinner(t *testing.T) {
+	h := newHarness(t, nil)
+	const email = "race@example.com"
+	got := hammer(50, func(i int) error {
+		_, err := h.reg.Register(ctx, email, actorstest.Hash(fmt.Sprintf("password %d", i)))
+		return err
+	})
+	assert.Equal(t, map[string]int{"ok": 1, actors.ErrRateLimited.Error(): 49}, got.counts)
+	assert.Len(t, h.mails(t, email), 1, "exactly one email for exactly one code")
+}
+
+func TestRegistryConcurrentActivationsHaveOneWinner(t *testing.T) {
+	h := newHarness(t, nil)
+	const email, pw = "act@example.com", "correct horse battery"
+	_, err := h.reg.Register(ctx, email, actorstest.Hash(pw))
+	require.NoError(t, err)
+	code := h.lastCode(t, email)
+	got := hammer(50, func(int) error {
+		_, err := h.reg.Activate(ctx, email, pw, code)
+		return err
+	})
+	assert.Equal(t, map[string]int{"ok": 1, actors.ErrAlreadyActive.Error(): 49}, got.counts)
+	assert.Equal(t, 1, h.events("registration.v1.UserActivated"))
+}
+
+func TestRegistryConcurrentResendsAndReregistrationsIssueOneCode(t *testing.T) {
+	h := newHarness(t, nil)
+	const email, pw = "mix@example.com", "correct horse battery"
+	_, err := h.reg.Register(ctx, email, actorstest.Hash(pw))
+	require.NoError(t, err)
+	h.clock.Advance(30 * time.Second)
+
+	got := hammer(50, func(i int) error {
+		var err error
+		if i%2 == 0 {
+			_, err = h.reg.ResendCode(ctx, email, pw)
+		} else {
+			_, err = h.reg.Register(ctx, email, actorstest.Hash(pw))
+		}
+		return err
+	})
+	assert.Equal(t, 1, got.counts["ok"], "exactly one new code: %v", got.counts)
+	assert.Equal(t, 49, got.counts[actors.ErrRateLimited.Error()], "%v", got.counts)
+	assert.Len(t, h.mails(t, email), 2)
+}
+
+func TestRegistryConcurrentMixedCommandsNeverFail(t *testing.T) {
+	h := newHarness(t, nil)
+	const email, pw = "chaos@example.com", "correct horse battery"
+	_, err := h.reg.Register(ctx, email, actorstest.Hash(pw))
+	require.NoError(t, err)
+	code := h.lastCode(t, email)
+	var activations atomic.Int64
+	got := hammer(50, func(i int) error {
+		var err error
+		switch i % 4 {
+		case 0:
+			_, err = h.reg.Register(ctx, email, actorstest.Hash(pw))
+		case 1:
+			_, err = h.reg.Activate(ctx, email, pw, code)
+			if err == nil {
+				activations.Add(1)
+			}
+		case 2:
+			_, err = h.reg.ResendCode(ctx, email, pw)
+		case 3:
+			_, err = h.reg.Describe(ctx, email, pw)
+		}
+		return err
+	})
+	for k := range got.counts {
+		assert.NotContains(t, k, "unexpected", "%v", got.counts)
+		assert.NotEqual(t, actors.ErrUnavailable.Error(), k, "%v", got.counts)
+	}
+	assert.Equal(t, int64(1), activations.Load(), "exactly one activation: %v", got.counts)
+}
+
+func TestRegistryPassivationUnderLoadLosesNoRequest(t *testing.T) {
+	h := newHarness(t, func(_ *actors.Policy, c *actors.Config) {
+		c.IdleTimeout = time.Millisecond // passivate as eagerly as possible
+		c.Shards = 2
+	})
+	const emails = 20
+	for i := range emails {
+		_, err := h.reg.Register(ctx, fmt.Sprintf("p%d@example.com", i), actorstest.Hash("pw"))
+		require.NoError(t, err)
+		_, err = h.reg.Activate(ctx, fmt.Sprintf("p%d@example.com", i), "pw", h.lastCode(t, fmt.Sprintf("p%d@example.com", i)))
+		require.NoError(t, err)
+	}
+	// Requests arrive in bursts with pauses around the idle boundary, so some
+	// land while their actor is being passivated. Load runs until enough of
+	// those races happened (bounded), and every answer is checked.
+	const wantReplays = 20
+	var requests, failures atomic.Int64
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := range 16 {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				email := fmt.Sprintf("p%d@example.com", (w+i)%emails)
+				requests.Add(1)
+				if _, err := h.reg.Describe(ctx, email, "pw"); err != nil {
+					failures.Add(1)
+					t.Errorf("request %d for %s: %v", i, email, err)
+				}
+				if i%10 == 0 {
+					time.Sleep(time.Duration(i%7) * 3 * time.Millisecond)
+				}
+			}
+		})
+	}
+	assert.Eventually(t, func() bool { return h.reg.Stats().Replayed >= wantReplays },
+		60*time.Second, 10*time.Millisecond, "requests must race passivations")
+	close(done)
+	wg.Wait()
+	assert.Zero(t, failures.Load())
+	stats := h.reg.Stats()
+	assert.Positive(t, stats.Passivations)
+	t.Logf("%d requests, %d passivations, %d replayed, 0 lost", requests.Load(), stats.Passivations, stats.Replayed)
+	require.Eventually(t, func() bool { return h.reg.Stats().Actors == 0 },
+		5*time.Second, 10*time.Millisecond, "idle actors must all be passivated")
+}
+
+func TestRegistryRestartedActorReloadsItsState(t *testing.T) {
+	h := newHarness(t, nil)
+	const email, pw = "restart@example.com", "correct horse battery"
+	_, err := h.reg.Register(ctx, email, actorstest.Hash(pw))
+	require.NoError(t, err)
+	code := h.lastCode(t, email)
+	wrong := "9999"
+	if code == wrong {
+		wrong = "0000"
+	}
+	_, err = h.reg.Activate(ctx, email, pw, wrong)
+	require.ErrorIs(t, err, actors.ErrInvalidCode)
+
+	// A panic inside the actor: the caller is answered at once, and the
+	// restarted actor has the stored state, not what it held in memory.
+	var panicked atomic.Bool
+	h.store.FailWith(func(op string) error {
+		if op == "save" && panicked.CompareAndSwap(false, true) {
+			panic("injected")
+		}
+		return nil
+	})
+	_, err = h.reg.Activate(ctx, email, pw, wrong)
+	require.ErrorIs(t, err, actors.ErrUnavailable)
+	h.store.FailWith(nil)
+	_, err = h.reg.Activate(ctx, email, pw, wrong)
+	var rej *actors.Rejection
+	require.ErrorAs(t, err, &rej)
+	assert.Equal(t, 1, rej.AttemptsRemaining, "the unsaved guess must not count; the saved one must")
+
+	// A whole new registry on the same store (a process restart).
+	require.NoError(t, h.reg.Close(ctx))
+	h.start(t)
+	acc, err := h.reg.Activate(ctx, email, pw, code)
+	require.NoError(t, err)
+	assert.Equal(t, actors.StatusActive, acc.Status)
+}
+
+func TestRegistryStoreOutageAnswersUnavailableAndRecovers(t *testing.T) {
+	h := newHarness(t, nil)
+	outage := errors.New("database is down")
+	h.store.FailWith(func(string) error { return outage })
+	_, err := h.reg.Register(ctx, "out@example.com", actorstest.Hash("pw"))
+	require.ErrorIs(t, err, actors.ErrUnavailable)
+
+	h.store.FailWith(nil)
+	acc, err := h.reg.Register(ctx, "out@example.com", actorstest.Hash("pw"))
+	require.NoError(t, err)
+	assert.Equal(t, actors.StatusPending, acc.Status)
+}
+
+func TestRegistryTimerNotesTheExpiry(t *testing.T) {
+	h := newHarness(t, func(p *actors.Policy, c *actors.Config) {
+		p.CodeTTL = 150 * time.Millisecond
+		c.Now = time.Now // the timer runs on real time
+	})
+	const email, pw = "exp@example.com", "correct horse battery"
+	_, err := h.reg.Register(ctx, email, actorstest.Hash(pw))
+	require.NoError(t, err)
+	code := h.lastCode(t, email)
+	require.Eventually(t, func() bool { return h.events("registration.v1.VerificationCodeExpired") == 1 },
+		5*time.Second, 10*time.Millisecond, "the actor's timer must note the expiry")
+	_, err = h.reg.Activate(ctx, email, pw, code)
+	require.ErrorIs(t, err, actors.ErrCodeExpired)
+	assert.Equal(t, 1, h.events("registration.v1.VerificationCodeExpired"), "one expiry event per code")
+}
+
+func TestRegistryClosedAnswersUnavailable(t *testing.T) {
+	h := newHarness(t, nil)
+	require.NoError(t, h.reg.Close(ctx))
+	_, err := h.reg.Register(ctx, "late@example.com", actorstest.Hash("pw"))
+	require.ErrorIs(t, err, actors.ErrUnavailable)
+}
+
+func TestRegistryRespectsTheCallersDeadline(t *testing.T) {
+	h := newHarness(t, nil)
+	expired, cancel := context.WithDeadline(ctx, time.Now().Add(-time.Second))
+	defer cancel()
+	_, err := h.reg.Register(expired, "dl@example.com", actorstest.Hash("pw"))
+	require.ErrorIs(t, err, actors.ErrUnavailable)
+	assert.Empty(t, h.store.Pending(), "a request past its deadline must not be carried out")
+}

@@ -1,0 +1,664 @@
+package actors_test
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/acme/registrar/actors"
+)
+
+var t0 = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+
+// machine drives the rules the way the actor does: it keeps the current
+// state, applies each decision's Next, remembers the last issued code and
+// reads time from a fake clock.
+type machine struct {
+	tb    testing.TB
+	rules actors.Rules
+	now   time.Time
+	cur   *actors.Registration
+	code  string // last issued code
+	seq   int    // for fresh codes and ids
+}
+
+func newMachine(tb testing.TB) *machine {
+	tb.Helper()
+	rules, err := actors.NewRules(actors.DefaultPolicy(), []byte("0123456789abcdef0123456789abcdef"))
+	require.NoError(tb, err)
+	return &machine{tb: tb, rules: rules, now: t0}
+}
+
+func (m *machine) advance(d time.Duration) { m.now = m.now.Add(d) }
+
+// apply records the decision like the actor would after persisting it.
+func (m *machine) apply(d actors.Decision) actors.Decision {
+	if d.Next != nil {
+		m.cur = d.Next
+	}
+	for _, e := range d.Events {
+		if ci, ok := e.(actors.CodeIssued); ok {
+			m.code = ci.Code
+		}
+	}
+	return d
+}
+
+func (m *machine) freshCode() string {
+	m.seq++
+	return fmt.Sprintf("%04d", (m.seq*7919)%10000)
+}
+
+func (m *machine) register(hash string) actors.Decision {
+	return m.apply(m.rules.Register(m.cur, actors.RegisterInput{
+		Email: "ann@example.com", PasswordHash: hash, NewID: "user-1", NewCode: m.freshCode(),
+	}, m.now))
+}
+
+func (m *machine) activate(passwordOK bool, code string) actors.Decision {
+	if err := m.rules.Precheck(m.cur, m.now); err != nil {
+		return actors.Decision{Err: err}
+	}
+	return m.apply(m.rules.Activate(m.cur, passwordOK, code, m.now))
+}
+
+func (m *machine) resend(passwordOK bool) actors.Decision {
+	return m.apply(m.rules.ResendCode(m.cur, passwordOK, m.freshCode(), m.now))
+}
+
+func (m *machine) describe(passwordOK bool) actors.Decision {
+	return m.apply(m.rules.Describe(m.cur, passwordOK, m.now))
+}
+
+// wrongCode is a well-formed code that is not the current one.
+func (m *machine) wrongCode() string {
+	if m.code == "9999" {
+		return "0000"
+	}
+	return "9999"
+}
+
+// failPasswords records n wrong passwords.
+func (m *machine) failPasswords(n int) {
+	for range n {
+		m.describe(false)
+	}
+}
+
+func eventNames(events []actors.Event) []string {
+	names := make([]string, 0, len(events))
+	for _, e := range events {
+		names = append(names, reflect.TypeOf(e).Name())
+	}
+	return names
+}
+
+// want describes the expected decision. A zero field is checked as zero,
+// except status which is only checked when set.
+type want struct {
+	err        error
+	retryAfter time.Duration
+	attempts   int      // attempts_remaining of an invalid code
+	changed    bool     // Next != nil
+	events     []string // event type names, in order
+	status     actors.Status
+}
+
+func check(tb testing.TB, m *machine, got actors.Decision, w want) {
+	tb.Helper()
+	if w.err == nil {
+		require.NoError(tb, got.Err)
+	} else {
+		require.ErrorIs(tb, got.Err, w.err)
+	}
+	var rej *actors.Rejection
+	var retry time.Duration
+	var attempts int
+	if errors.As(got.Err, &rej) {
+		retry, attempts = rej.RetryAfter, rej.AttemptsRemaining
+	}
+	assert.Equal(tb, w.retryAfter, retry, "retry after")
+	assert.Equal(tb, w.attempts, attempts, "attempts remaining")
+	assert.Equal(tb, w.changed, got.Next != nil, "state changed")
+	if w.events == nil {
+		w.events = []string{}
+	}
+	assert.Equal(tb, w.events, eventNames(got.Events), "events")
+	if w.status != 0 {
+		require.NotNil(tb, m.cur)
+		assert.Equal(tb, w.status, m.cur.Status, "status")
+	}
+}
+
+func TestRules(t *testing.T) {
+	policy := actors.DefaultPolicy()
+	ttl, cooldown := policy.CodeTTL, policy.ResendCooldown
+
+	tests := []struct {
+		name  string
+		setup func(m *machine)
+		act   func(m *machine) actors.Decision
+		want  want
+	}{
+		// POST /v1/users
+		{
+			name: "register unknown email creates a pending account and issues a code",
+			act:  func(m *machine) actors.Decision { return m.register("h1") },
+			want: want{changed: true, events: []string{"Registered", "CodeIssued"}, status: actors.StatusPending},
+		},
+		{
+			name:  "register active email is taken and changes nothing",
+			setup: func(m *machine) { m.register("h1"); m.activate(true, m.code); m.advance(time.Hour) },
+			act:   func(m *machine) actors.Decision { return m.register("h2") },
+			want:  want{err: actors.ErrEmailTaken, status: actors.StatusActive},
+		},
+		{
+			name:  "register pending within cooldown is rate limited",
+			setup: func(m *machine) { m.register("h1"); m.advance(10 * time.Second) },
+			act:   func(m *machine) actors.Decision { return m.register("h2") },
+			want:  want{err: actors.ErrRateLimited, retryAfter: cooldown - 10*time.Second},
+		},
+		{
+			name:  "register pending one millisecond before the cooldown ends is rate limited",
+			setup: func(m *machine) { m.register("h1"); m.advance(cooldown - time.Millisecond) },
+			act:   func(m *machine) actors.Decision { return m.register("h2") },
+			want:  want{err: actors.ErrRateLimited, retryAfter: time.Millisecond},
+		},
+		{
+			name:  "register pending when the cooldown has just passed replaces it",
+			setup: func(m *machine) { m.register("h1"); m.advance(cooldown) },
+			act:   func(m *machine) actors.Decision { return m.register("h2") },
+			want:  want{changed: true, events: []string{"Registered", "CodeIssued"}, status: actors.StatusPending},
+		},
+		{
+			name: "register pending with an exhausted budget answers too many attempts",
+			setup: func(m *machine) {
+				m.register("h1")
+				m.advance(time.Minute)
+				m.failPasswords(policy.FailureLimit)
+				m.advance(time.Hour)
+			},
+			act:  func(m *machine) actors.Decision { return m.register("h2") },
+			want: want{err: actors.ErrTooManyAttempts, retryAfter: policy.FailureWindow - time.Hour},
+		},
+		{
+			name: "register pending over the hourly cap is rate limited until the oldest issue leaves the hour",
+			setup: func(m *machine) {
+				m.register("h1")
+				for range policy.HourlyCodeLimit - 1 {
+					m.advance(cooldown)
+					m.resend(true)
+				}
+				m.advance(cooldown)
+			},
+			act: func(m *machine) actors.Decision { return m.register("h2") },
+			want: want{err: actors.ErrRateLimited,
+				retryAfter: time.Hour - time.Duration(policy.HourlyCodeLimit)*cooldown},
+		},
+
+		// POST /v1/users/activate
+		{
+			name: "activate unknown email is invalid credentials",
+			act:  func(m *machine) actors.Decision { return m.activate(true, "1234") },
+			want: want{err: actors.ErrInvalidCredentials},
+		},
+		{
+			name: "activate locked account answers too many attempts even with the right password",
+			setup: func(m *machine) {
+				m.register("h1")
+				m.failPasswords(policy.FailureLimit)
+			},
+			act:  func(m *machine) actors.Decision { return m.activate(true, m.code) },
+			want: want{err: actors.ErrTooManyAttempts, retryAfter: policy.FailureWindow},
+		},
+		{
+			name: "activate locked account with a wrong password records nothing",
+			setup: func(m *machine) {
+				m.register("h1")
+				m.failPasswords(policy.FailureLimit)
+			},
+			act:  func(m *machine) actors.Decision { return m.rules.Activate(m.cur, false, m.code, m.now) },
+			want: want{err: actors.ErrTooManyAttempts, retryAfter: policy.FailureWindow},
+		},
+		{
+			name:  "activate with a wrong password counts against the budget",
+			setup: func(m *machine) { m.register("h1") },
+			act:   func(m *machine) actors.Decision { return m.activate(false, m.code) },
+			want:  want{err: actors.ErrInvalidCredentials, changed: true, events: []string{}, status: actors.StatusPending},
+		},
+		{
+			name: "the wrong password that uses up the budget is still 401 and throttles the account",
+			setup: func(m *machine) {
+				m.register("h1")
+				m.failPasswords(policy.FailureLimit - 1)
+			},
+			act:  func(m *machine) actors.Decision { return m.activate(false, m.code) },
+			want: want{err: actors.ErrInvalidCredentials, changed: true, events: []string{"Throttled"}},
+		},
+		{
+			name:  "activate active account is already active",
+			setup: func(m *machine) { m.register("h1"); m.activate(true, m.code) },
+			act:   func(m *machine) actors.Decision { return m.activate(true, "0000") },
+			want:  want{err: actors.ErrAlreadyActive, status: actors.StatusActive},
+		},
+		{
+			name:  "activate with a three-digit code is invalid format and counts no attempt",
+			setup: func(m *machine) { m.register("h1") },
+			act:   func(m *machine) actors.Decision { return m.activate(true, "123") },
+			want:  want{err: actors.ErrInvalidCodeFormat},
+		},
+		{
+			name:  "activate with a five-digit code is invalid format",
+			setup: func(m *machine) { m.register("h1") },
+			act:   func(m *machine) actors.Decision { return m.activate(true, m.code+"0") },
+			want:  want{err: actors.ErrInvalidCodeFormat},
+		},
+		{
+			name:  "activate with non-ASCII digits is invalid format",
+			setup: func(m *machine) { m.register("h1") },
+			act:   func(m *machine) actors.Decision { return m.activate(true, "١٢٣٤") },
+			want:  want{err: actors.ErrInvalidCodeFormat},
+		},
+		{
+			name:  "activate with a padded code is invalid format",
+			setup: func(m *machine) { m.register("h1") },
+			act:   func(m *machine) actors.Decision { return m.activate(true, " 123") },
+			want:  want{err: actors.ErrInvalidCodeFormat},
+		},
+		{
+			name:  "activate at exactly the TTL is expired, even with the right code, and notes the expiry",
+			setup: func(m *machine) { m.register("h1"); m.advance(ttl) },
+			act:   func(m *machine) actors.Decision { return m.activate(true, m.code) },
+			want:  want{err: actors.ErrCodeExpired, changed: true, events: []string{"CodeExpired"}},
+		},
+		{
+			name: "activate an expired code a second time emits no second expiry",
+			setup: func(m *machine) {
+				m.register("h1")
+				m.advance(ttl)
+				m.activate(true, m.code)
+			},
+			act:  func(m *machine) actors.Decision { return m.activate(true, m.wrongCode()) },
+			want: want{err: actors.ErrCodeExpired},
+		},
+		{
+			name:  "activate one millisecond before the TTL succeeds",
+			setup: func(m *machine) { m.register("h1"); m.advance(ttl - time.Millisecond) },
+			act:   func(m *machine) actors.Decision { return m.activate(true, m.code) },
+			want:  want{changed: true, events: []string{"Activated"}, status: actors.StatusActive},
+		},
+		{
+			name: "activate with a burned code answers too many attempts until a new code may be issued",
+			setup: func(m *machine) {
+				m.register("h1")
+				for range policy.CodeMaxAttempts {
+					m.activate(true, m.wrongCode())
+				}
+				m.advance(5 * time.Second)
+			},
+			act:  func(m *machine) actors.Decision { return m.activate(true, m.code) },
+			want: want{err: actors.ErrTooManyAttempts, retryAfter: cooldown - 5*time.Second},
+		},
+		{
+			name:  "first wrong code leaves two attempts",
+			setup: func(m *machine) { m.register("h1") },
+			act:   func(m *machine) actors.Decision { return m.activate(true, m.wrongCode()) },
+			want:  want{err: actors.ErrInvalidCode, attempts: 2, changed: true},
+		},
+		{
+			name:  "second wrong code leaves one attempt",
+			setup: func(m *machine) { m.register("h1"); m.activate(true, m.wrongCode()) },
+			act:   func(m *machine) actors.Decision { return m.activate(true, m.wrongCode()) },
+			want:  want{err: actors.ErrInvalidCode, attempts: 1, changed: true},
+		},
+		{
+			name: "the last wrong code burns the code",
+			setup: func(m *machine) {
+				m.register("h1")
+				m.activate(true, m.wrongCode())
+				m.activate(true, m.wrongCode())
+				m.advance(time.Second)
+			},
+			act: func(m *machine) actors.Decision { return m.activate(true, m.wrongCode()) },
+			want: want{err: actors.ErrTooManyAttempts, retryAfter: cooldown - time.Second,
+				changed: true, events: []string{"CodeBurned"}},
+		},
+		{
+			name: "attempts remaining is bounded by the failure budget",
+			setup: func(m *machine) {
+				m.register("h1")
+				m.failPasswords(policy.FailureLimit - 2)
+			},
+			act:  func(m *machine) actors.Decision { return m.activate(true, m.wrongCode()) },
+			want: want{err: actors.ErrInvalidCode, attempts: 1, changed: true},
+		},
+		{
+			name: "a wrong code that uses up the budget answers too many attempts",
+			setup: func(m *machine) {
+				m.register("h1")
+				m.failPasswords(policy.FailureLimit - 1)
+			},
+			act: func(m *machine) actors.Decision { return m.activate(true, m.wrongCode()) },
+			want: want{err: actors.ErrTooManyAttempts, retryAfter: policy.FailureWindow,
+				changed: true, events: []string{"Throttled"}},
+		},
+		{
+			name:  "the right code activates and is consumed",
+			setup: func(m *machine) { m.register("h1") },
+			act:   func(m *machine) actors.Decision { return m.activate(true, m.code) },
+			want:  want{changed: true, events: []string{"Activated"}, status: actors.StatusActive},
+		},
+		{
+			name:  "the right code after two wrong ones activates",
+			setup: func(m *machine) { m.register("h1"); m.activate(true, m.wrongCode()); m.activate(true, m.wrongCode()) },
+			act:   func(m *machine) actors.Decision { return m.activate(true, m.code) },
+			want:  want{changed: true, events: []string{"Activated"}, status: actors.StatusActive},
+		},
+
+		// POST /v1/users/activation-code
+		{
+			name: "resend for unknown email is invalid credentials",
+			act:  func(m *machine) actors.Decision { return m.resend(true) },
+			want: want{err: actors.ErrInvalidCredentials},
+		},
+		{
+			name:  "resend with a wrong password counts against the budget",
+			setup: func(m *machine) { m.register("h1"); m.advance(cooldown) },
+			act:   func(m *machine) actors.Decision { return m.resend(false) },
+			want:  want{err: actors.ErrInvalidCredentials, changed: true},
+		},
+		{
+			name:  "resend for a locked account answers too many attempts",
+			setup: func(m *machine) { m.register("h1"); m.failPasswords(policy.FailureLimit); m.advance(cooldown) },
+			act:   func(m *machine) actors.Decision { return m.resend(true) },
+			want:  want{err: actors.ErrTooManyAttempts, retryAfter: policy.FailureWindow - cooldown},
+		},
+		{
+			name:  "resend for an active account is already active",
+			setup: func(m *machine) { m.register("h1"); m.activate(true, m.code); m.advance(cooldown) },
+			act:   func(m *machine) actors.Decision { return m.resend(true) },
+			want:  want{err: actors.ErrAlreadyActive, status: actors.StatusActive},
+		},
+		{
+			name:  "resend within the cooldown is rate limited",
+			setup: func(m *machine) { m.register("h1"); m.advance(cooldown / 3) },
+			act:   func(m *machine) actors.Decision { return m.resend(true) },
+			want:  want{err: actors.ErrRateLimited, retryAfter: cooldown - cooldown/3},
+		},
+		{
+			name:  "resend after the cooldown issues a new code",
+			setup: func(m *machine) { m.register("h1"); m.advance(cooldown) },
+			act:   func(m *machine) actors.Decision { return m.resend(true) },
+			want:  want{changed: true, events: []string{"CodeIssued"}, status: actors.StatusPending},
+		},
+		{
+			name: "resend over the hourly cap is rate limited",
+			setup: func(m *machine) {
+				m.register("h1")
+				for range policy.HourlyCodeLimit - 1 {
+					m.advance(cooldown)
+					m.resend(true)
+				}
+				m.advance(10 * time.Minute)
+			},
+			act: func(m *machine) actors.Decision { return m.resend(true) },
+			want: want{err: actors.ErrRateLimited,
+				retryAfter: time.Hour - time.Duration(policy.HourlyCodeLimit-1)*cooldown - 10*time.Minute},
+		},
+
+		// GET /v1/users/me
+		{
+			name:  "me with the right password changes nothing",
+			setup: func(m *machine) { m.register("h1") },
+			act:   func(m *machine) actors.Decision { return m.describe(true) },
+			want:  want{status: actors.StatusPending},
+		},
+		{
+			name:  "me with a wrong password counts against the budget",
+			setup: func(m *machine) { m.register("h1") },
+			act:   func(m *machine) actors.Decision { return m.describe(false) },
+			want:  want{err: actors.ErrInvalidCredentials, changed: true},
+		},
+		{
+			name:  "me for a locked active account answers too many attempts",
+			setup: func(m *machine) { m.register("h1"); m.activate(true, m.code); m.failPasswords(policy.FailureLimit) },
+			act:   func(m *machine) actors.Decision { return m.describe(true) },
+			want:  want{err: actors.ErrTooManyAttempts, retryAfter: policy.FailureWindow},
+		},
+		{
+			name: "me for unknown email is invalid credentials",
+			act:  func(m *machine) actors.Decision { return m.describe(true) },
+			want: want{err: actors.ErrInvalidCredentials},
+		},
+
+		// The failure budget's window.
+		{
+			name: "failures leave the budget exactly one window later",
+			setup: func(m *machine) {
+				m.register("h1")
+				m.failPasswords(policy.FailureLimit)
+				m.advance(policy.FailureWindow)
+			},
+			act:  func(m *machine) actors.Decision { return m.describe(true) },
+			want: want{},
+		},
+		{
+			name: "the window slides: the budget reopens when the oldest failure leaves it",
+			setup: func(m *machine) {
+				m.register("h1")
+				m.failPasswords(1)
+				m.advance(23 * time.Hour)
+				m.failPasswords(policy.FailureLimit - 1)
+			},
+			act:  func(m *machine) actors.Decision { return m.describe(true) },
+			want: want{err: actors.ErrTooManyAttempts, retryAfter: time.Hour},
+		},
+		{
+			name: "the budget survives a re-registration",
+			setup: func(m *machine) {
+				m.register("h1")
+				m.failPasswords(policy.FailureLimit - 1)
+				m.advance(cooldown)
+				m.register("h2")
+			},
+			act:  func(m *machine) actors.Decision { return m.describe(false) },
+			want: want{err: actors.ErrInvalidCredentials, changed: true, events: []string{"Throttled"}},
+		},
+		{
+			name: "the budget survives a resend",
+			setup: func(m *machine) {
+				m.register("h1")
+				m.activate(true, m.wrongCode())
+				m.activate(true, m.wrongCode())
+				m.failPasswords(policy.FailureLimit - 3)
+				m.advance(cooldown)
+				m.resend(true)
+			},
+			act:  func(m *machine) actors.Decision { return m.activate(true, m.wrongCode()) },
+			want: want{err: actors.ErrTooManyAttempts, retryAfter: policy.FailureWindow - cooldown, changed: true, events: []string{"Throttled"}},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := newMachine(t)
+			if tt.setup != nil {
+				tt.setup(m)
+			}
+			before := m.cur
+			got := tt.act(m)
+			check(t, m, got, tt.want)
+			if got.Next == nil {
+				assert.Same(t, before, m.cur, "state must not change")
+			}
+		})
+	}
+}
+
+func TestRulesClaimGenerations(t *testing.T) {
+	policy := actors.DefaultPolicy()
+
+	t.Run("a resend kills the earlier code", func(t *testing.T) {
+		m := newMachine(t)
+		m.register("h1")
+		old := m.code
+		m.advance(policy.ResendCooldown)
+		m.resend(true)
+		require.NotEqual(t, old, m.code)
+		check(t, m, m.activate(true, old), want{err: actors.ErrInvalidCode, attempts: 2, changed: true})
+		check(t, m, m.activate(true, m.code), want{changed: true, events: []string{"Activated"}, status: actors.StatusActive})
+	})
+
+	t.Run("a re-registration kills the earlier code and replaces the password", func(t *testing.T) {
+		m := newMachine(t)
+		m.register("h1")
+		old, id := m.code, m.cur.ID
+		m.advance(policy.ResendCooldown)
+		m.register("h2")
+		assert.Equal(t, id, m.cur.ID, "the id stays")
+		assert.Equal(t, "h2", m.cur.PasswordHash)
+		assert.Equal(t, int64(2), m.cur.Generation)
+		check(t, m, m.activate(true, old), want{err: actors.ErrInvalidCode, attempts: 2, changed: true})
+	})
+
+	t.Run("the same digits in another generation have another MAC", func(t *testing.T) {
+		m := newMachine(t)
+		m.register("h1")
+		first, firstMAC := m.code, m.cur.Code.MAC
+		m.advance(policy.ResendCooldown)
+		d := m.apply(m.rules.ResendCode(m.cur, true, first, m.now))
+		assert.NotEqual(t, firstMAC, d.Next.Code.MAC, "a MAC must be bound to its generation")
+		check(t, m, m.activate(true, first), want{changed: true, events: []string{"Activated"}, status: actors.StatusActive})
+	})
+
+	t.Run("a new code resets the guesses and revives a burned account", func(t *testing.T) {
+		m := newMachine(t)
+		m.register("h1")
+		for range policy.CodeMaxAttempts {
+			m.activate(true, m.wrongCode())
+		}
+		m.advance(policy.ResendCooldown)
+		check(t, m, m.resend(true), want{changed: true, events: []string{"CodeIssued"}})
+		assert.Zero(t, m.cur.Code.Attempts)
+		check(t, m, m.activate(true, m.code), want{changed: true, events: []string{"Activated"}, status: actors.StatusActive})
+	})
+}
+
+func TestRulesExpire(t *testing.T) {
+	policy := actors.DefaultPolicy()
+	tests := []struct {
+		name       string
+		setup      func(m *machine)
+		generation func(m *machine) int64
+		want       want
+	}{
+		{
+			name:       "the timer of the current code at its expiry notes it",
+			setup:      func(m *machine) { m.register("h1"); m.advance(policy.CodeTTL) },
+			generation: func(m *machine) int64 { return m.cur.Generation },
+			want:       want{changed: true, events: []string{"CodeExpired"}},
+		},
+		{
+			name:       "a timer that fires early changes nothing",
+			setup:      func(m *machine) { m.register("h1"); m.advance(policy.CodeTTL - time.Millisecond) },
+			generation: func(m *machine) int64 { return m.cur.Generation },
+		},
+		{
+			name: "a stale timer of an earlier generation changes nothing",
+			setup: func(m *machine) {
+				m.register("h1")
+				m.advance(policy.ResendCooldown)
+				m.resend(true)
+				m.advance(policy.CodeTTL - policy.ResendCooldown)
+			},
+			generation: func(m *machine) int64 { return m.cur.Generation - 1 },
+		},
+		{
+			name:       "a timer after the activation changes nothing",
+			setup:      func(m *machine) { m.register("h1"); m.activate(true, m.code); m.advance(policy.CodeTTL) },
+			generation: func(m *machine) int64 { return 1 },
+		},
+		{
+			name: "a second timer for the same code changes nothing",
+			setup: func(m *machine) {
+				m.register("h1")
+				m.advance(policy.CodeTTL)
+				m.apply(m.rules.Expire(m.cur, 1, m.now))
+			},
+			generation: func(m *machine) int64 { return 1 },
+		},
+		{
+			name:       "a timer for an unknown email changes nothing",
+			generation: func(m *machine) int64 { return 1 },
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := newMachine(t)
+			if tt.setup != nil {
+				tt.setup(m)
+			}
+			got := m.apply(m.rules.Expire(m.cur, tt.generation(m), m.now))
+			check(t, m, got, tt.want)
+		})
+	}
+}
+
+func TestRulesView(t *testing.T) {
+	policy := actors.DefaultPolicy()
+	m := newMachine(t)
+	m.register("h1")
+	v := m.rules.View(m.cur, m.now)
+	assert.Equal(t, actors.Account{
+		ID: "user-1", Email: "ann@example.com", Status: actors.StatusPending, CreatedAt: t0,
+		CodeExpiresAt: t0.Add(policy.CodeTTL), ResendAvailableAt: t0.Add(policy.ResendCooldown),
+	}, v)
+
+	m.advance(time.Second)
+	m.activate(true, m.code)
+	v = m.rules.View(m.cur, m.now)
+	assert.Equal(t, actors.Account{
+		ID: "user-1", Email: "ann@example.com", Status: actors.StatusActive, CreatedAt: t0,
+		ActivatedAt: t0.Add(time.Second),
+	}, v)
+}
+
+func TestRulesIssuedCodeDetails(t *testing.T) {
+	m := newMachine(t)
+	d := m.register("h1")
+	require.Len(t, d.Events, 2)
+	ci, ok := d.Events[1].(actors.CodeIssued)
+	require.True(t, ok)
+	assert.Equal(t, actors.CodeIssued{
+		UserID: "user-1", Email: "ann@example.com", Code: m.code, Generation: 1,
+		IssuedAt: t0, ExpiresAt: t0.Add(time.Minute), Reason: actors.IssueRegistration,
+	}, ci)
+	assert.NotContains(t, fmt.Sprint(ci.LogValue()), m.code, "the code must not reach the logs")
+	assert.Len(t, d.Next.Code.MAC, 32)
+}
+
+func TestNewRulesRejectsBadSettings(t *testing.T) {
+	key := []byte("0123456789abcdef0123456789abcdef")
+	_, err := actors.NewRules(actors.DefaultPolicy(), key[:31])
+	require.Error(t, err)
+
+	bad := []func(p *actors.Policy){
+		func(p *actors.Policy) { p.CodeTTL = 0 },
+		func(p *actors.Policy) { p.CodeMaxAttempts = 0 },
+		func(p *actors.Policy) { p.ResendCooldown = -time.Second },
+		func(p *actors.Policy) { p.HourlyCodeLimit = 0 },
+		func(p *actors.Policy) { p.FailureLimit = 0 },
+		func(p *actors.Policy) { p.FailureLimit = actors.MaxFailureLimit + 1 },
+		func(p *actors.Policy) { p.FailureWindow = 0 },
+	}
+	for i, mutate := range bad {
+		p := actors.DefaultPolicy()
+		mutate(&p)
+		_, err := actors.NewRules(p, key)
+		assert.Error(t, err, "case %d", i)
+	}
+}

@@ -1,0 +1,311 @@
+// Package storetest is the contract suite of actors.Store and of the outbox
+// the relay reads. Every adapter runs it (the in-memory fake, SQLite,
+// PostgreSQL), so they all behave the same.
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/acme/registrar/actors"
+	registrationv1 "github.com/acme/registrar/protos/registration/v1"
+)
+
+// Subject is a store under test: the actors' Store plus the relay's view of
+// the outbox.
+type Subject interface {
+	actors.Store
+	Claim(ctx context.Context, limit int, lease time.Duration) ([]*registrationv1.Envelope, error)
+	Delete(ctx context.Context, ids []string) error
+	Notify() <-chan struct{}
+}
+
+// Run runs the suite. open must return an empty store of its own for every
+// call (the outbox tests count messages).
+func Run(t *testing.T, open func(t *testing.T) Subject) {
+	ctx := context.Background()
+	base := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+
+	t.Run("load of an unknown email is not found", func(t *testing.T) {
+		s := open(t)
+		_, err := s.Load(ctx, "nobody@example.com")
+		require.ErrorIs(t, err, actors.ErrNotFound)
+	})
+
+	t.Run("a saved pending registration loads back field for field", func(t *testing.T) {
+		s := open(t)
+		want := pending("ann@example.com", base)
+		require.NoError(t, s.Save(ctx, want, nil))
+		got, err := s.Load(ctx, want.Email)
+		require.NoError(t, err)
+		assertSame(t, want, got)
+	})
+
+	t.Run("an active registration loads back field for field", func(t *testing.T) {
+		s := open(t)
+		r := pending("bob@example.com", base)
+		require.NoError(t, s.Save(ctx, r, nil))
+		next := *r
+		next.Status = actors.StatusActive
+		next.ActivatedAt = base.Add(5 * time.Second)
+		next.UpdatedAt = next.ActivatedAt
+		next.Code = actors.Code{}
+		next.Failures = nil
+		next.Issues = []time.Time{base}
+		next.Version = 2
+		require.NoError(t, s.Save(ctx, &next, nil))
+		got, err := s.Load(ctx, r.Email)
+		require.NoError(t, err)
+		assertSame(t, &next, got)
+	})
+
+	t.Run("times come back in UTC at millisecond precision", func(t *testing.T) {
+		s := open(t)
+		r := pending("tz@example.com", base.Add(123*time.Millisecond))
+		require.NoError(t, s.Save(ctx, r, nil))
+		got, err := s.Load(ctx, r.Email)
+		require.NoError(t, err)
+		assert.Equal(t, time.UTC, got.CreatedAt.Location())
+		assert.True(t, got.CreatedAt.Equal(r.CreatedAt), "got %s, want %s", got.CreatedAt, r.CreatedAt)
+	})
+
+	t.Run("inserting an email twice is a conflict and keeps the first", func(t *testing.T) {
+		s := open(t)
+		first := pending("dup@example.com", base)
+		require.NoError(t, s.Save(ctx, first, nil))
+		second := pending("dup@example.com", base.Add(time.Second))
+		second.ID = "01900000-0000-7000-8000-000000000099"
+		second.PasswordHash = "other"
+		require.ErrorIs(t, s.Save(ctx, second, []*registrationv1.Envelope{envelope(t, "m-dup", second.ID)}), actors.ErrConflict)
+		got, err := s.Load(ctx, first.Email)
+		require.NoError(t, err)
+		assertSame(t, first, got)
+		assertOutboxIDs(t, s, nil)
+	})
+
+	t.Run("an update applies only at the expected version", func(t *testing.T) {
+		s := open(t)
+		r := pending("ver@example.com", base)
+		require.NoError(t, s.Save(ctx, r, nil))
+
+		stale := *r
+		stale.Version = 3 // the stored row is at 1, not 2
+		require.ErrorIs(t, s.Save(ctx, &stale, nil), actors.ErrConflict)
+
+		next := *r
+		next.Version = 2
+		next.PasswordHash = "h2"
+		require.NoError(t, s.Save(ctx, &next, nil))
+
+		again := *r
+		again.Version = 2 // someone else already wrote version 2
+		again.PasswordHash = "h3"
+		require.ErrorIs(t, s.Save(ctx, &again, nil), actors.ErrConflict)
+
+		got, err := s.Load(ctx, r.Email)
+		require.NoError(t, err)
+		assert.Equal(t, "h2", got.PasswordHash)
+		assert.Equal(t, int64(2), got.Version)
+	})
+
+	t.Run("an update of a row that does not exist is a conflict", func(t *testing.T) {
+		s := open(t)
+		r := pending("ghost@example.com", base)
+		r.Version = 2
+		require.ErrorIs(t, s.Save(ctx, r, nil), actors.ErrConflict)
+		_, err := s.Load(ctx, r.Email)
+		require.ErrorIs(t, err, actors.ErrNotFound)
+	})
+
+	t.Run("of many concurrent writers of one version exactly one wins", func(t *testing.T) {
+		s := open(t)
+		r := pending("race@example.com", base)
+		require.NoError(t, s.Save(ctx, r, nil))
+		const writers = 20
+		var wg sync.WaitGroup
+		errs := make([]error, writers)
+		for i := range writers {
+			wg.Go(func() {
+				next := *r
+				next.Version = 2
+				next.PasswordHash = fmt.Sprintf("h%d", i)
+				errs[i] = s.Save(ctx, &next, []*registrationv1.Envelope{envelope(t, fmt.Sprintf("m-race-%02d", i), r.ID)})
+			})
+		}
+		wg.Wait()
+		wins := 0
+		for _, err := range errs {
+			if err == nil {
+				wins++
+			} else {
+				require.ErrorIs(t, err, actors.ErrConflict)
+			}
+		}
+		assert.Equal(t, 1, wins)
+		msgs, err := s.Claim(ctx, 100, time.Minute)
+		require.NoError(t, err)
+		assert.Len(t, msgs, 1, "only the winner's messages may be stored")
+	})
+
+	t.Run("the outbox returns messages in order with every field", func(t *testing.T) {
+		s := open(t)
+		r := pending("out@example.com", base)
+		m1, m2 := envelope(t, "m-1", r.ID), envelope(t, "m-2", r.ID)
+		m2.Topic = actors.MailTopic
+		require.NoError(t, s.Save(ctx, r, []*registrationv1.Envelope{m1, m2}))
+		next := *r
+		next.Version = 2
+		m3 := envelope(t, "m-3", r.ID)
+		require.NoError(t, s.Save(ctx, &next, []*registrationv1.Envelope{m3}))
+
+		got, err := s.Claim(ctx, 10, time.Minute)
+		require.NoError(t, err)
+		require.Len(t, got, 3)
+		for i, want := range []*registrationv1.Envelope{m1, m2, m3} {
+			assert.True(t, proto.Equal(want, got[i]), "message %d: got %v, want %v", i, got[i], want)
+		}
+	})
+
+	t.Run("a claim hides messages until the lease runs out, then they come back", func(t *testing.T) {
+		s := open(t)
+		r := pending("lease@example.com", base)
+		require.NoError(t, s.Save(ctx, r, []*registrationv1.Envelope{envelope(t, "m-a", r.ID), envelope(t, "m-b", r.ID)}))
+
+		first, err := s.Claim(ctx, 1, 300*time.Millisecond)
+		require.NoError(t, err)
+		require.Len(t, first, 1)
+		assert.Equal(t, "m-a", first[0].GetId())
+
+		second, err := s.Claim(ctx, 10, time.Minute)
+		require.NoError(t, err)
+		require.Len(t, second, 1, "a claimed message must not be claimed again while leased")
+		assert.Equal(t, "m-b", second[0].GetId())
+
+		require.Eventually(t, func() bool {
+			again, err := s.Claim(ctx, 10, time.Minute)
+			return err == nil && len(again) == 1 && again[0].GetId() == "m-a"
+		}, 5*time.Second, 20*time.Millisecond, "an undeleted message must be claimable after its lease")
+	})
+
+	t.Run("deleted messages are gone and unknown ids are ignored", func(t *testing.T) {
+		s := open(t)
+		r := pending("del@example.com", base)
+		require.NoError(t, s.Save(ctx, r, []*registrationv1.Envelope{envelope(t, "m-x", r.ID), envelope(t, "m-y", r.ID)}))
+		require.NoError(t, s.Delete(ctx, []string{"m-x", "no-such-id"}))
+		assertOutboxIDs(t, s, []string{"m-y"})
+		require.NoError(t, s.Delete(ctx, nil))
+	})
+
+	t.Run("a save with messages wakes the relay", func(t *testing.T) {
+		s := open(t)
+		drain(s.Notify())
+		r := pending("wake@example.com", base)
+		require.NoError(t, s.Save(ctx, r, []*registrationv1.Envelope{envelope(t, "m-w", r.ID)}))
+		select {
+		case <-s.Notify():
+		case <-time.After(5 * time.Second):
+			t.Fatal("no notification after a save with messages")
+		}
+	})
+
+	t.Run("emails are distinct keys", func(t *testing.T) {
+		s := open(t)
+		a := pending("a@example.com", base)
+		b := pending("b@example.com", base)
+		b.ID = "01900000-0000-7000-8000-0000000000bb"
+		require.NoError(t, s.Save(ctx, a, nil))
+		require.NoError(t, s.Save(ctx, b, nil))
+		got, err := s.Load(ctx, "b@example.com")
+		require.NoError(t, err)
+		assert.Equal(t, b.ID, got.ID)
+	})
+}
+
+func pending(email string, at time.Time) *actors.Registration {
+	return &actors.Registration{
+		ID:           "01900000-0000-7000-8000-000000000001",
+		Email:        email,
+		PasswordHash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaA",
+		Status:       actors.StatusPending,
+		Generation:   3,
+		Code: actors.Code{
+			MAC:         []byte("0123456789abcdef0123456789abcdef"),
+			IssuedAt:    at,
+			ExpiresAt:   at.Add(time.Minute),
+			Attempts:    2,
+			ExpiryNoted: true,
+		},
+		Failures:  []time.Time{at.Add(-2 * time.Hour), at.Add(-time.Hour)},
+		Issues:    []time.Time{at.Add(-40 * time.Minute), at},
+		CreatedAt: at.Add(-3 * time.Hour),
+		UpdatedAt: at,
+		Version:   1,
+	}
+}
+
+func envelope(t *testing.T, id, key string) *registrationv1.Envelope {
+	t.Helper()
+	payload, err := proto.Marshal(&registrationv1.UserRegistered{UserId: key, Email: "x@example.com"})
+	require.NoError(t, err)
+	return &registrationv1.Envelope{
+		Id: id, Topic: actors.EventsTopic, Key: key, Type: "registration.v1.UserRegistered",
+		Time: timestamppb.New(time.Date(2026, 11, 23, 12, 0, 0, 5e6, time.UTC)), Payload: payload, Source: actors.Source,
+	}
+}
+
+// assertSame compares registrations, treating empty and nil slices alike and
+// times by instant.
+func assertSame(t *testing.T, want, got *actors.Registration) {
+	t.Helper()
+	norm := func(r *actors.Registration) actors.Registration {
+		c := *r
+		c.CreatedAt, c.UpdatedAt, c.ActivatedAt = c.CreatedAt.UTC(), c.UpdatedAt.UTC(), c.ActivatedAt.UTC()
+		c.Code.IssuedAt, c.Code.ExpiresAt = c.Code.IssuedAt.UTC(), c.Code.ExpiresAt.UTC()
+		c.Failures, c.Issues = utc(c.Failures), utc(c.Issues)
+		if len(c.Code.MAC) == 0 {
+			c.Code.MAC = nil
+		}
+		return c
+	}
+	assert.Equal(t, norm(want), norm(got))
+}
+
+func utc(ts []time.Time) []time.Time {
+	if len(ts) == 0 {
+		return nil
+	}
+	out := make([]time.Time, len(ts))
+	for i, t := range ts {
+		out[i] = t.UTC()
+	}
+	return out
+}
+
+func assertOutboxIDs(t *testing.T, s Subject, want []string) {
+	t.Helper()
+	msgs, err := s.Claim(context.Background(), 1000, time.Millisecond)
+	require.NoError(t, err)
+	var got []string
+	for _, m := range msgs {
+		got = append(got, m.GetId())
+	}
+	assert.Equal(t, want, got)
+}
+
+func drain(ch <-chan struct{}) {
+	for {
+		select {
+		case <-ch:
+		default:
+			return
+		}
+	}
+}

@@ -1,0 +1,252 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/acme/registrar/actors"
+	"github.com/acme/registrar/gateway"
+	"github.com/acme/registrar/mailer"
+	"github.com/acme/registrar/messaging"
+	"github.com/acme/registrar/password"
+	"github.com/acme/registrar/persistence"
+	registrationv1 "github.com/acme/registrar/protos/registration/v1"
+)
+
+// App is the registrar wired together: store, actors, relay, in-process
+// mailer and HTTP gateway.
+type App struct {
+	cfg      Config
+	log      *slog.Logger
+	store    *persistence.SQLite
+	registry *actors.Registry
+	relay    *messaging.Relay
+	server   *gateway.Server
+	listener net.Listener
+}
+
+// newApp builds everything and binds the listener; nothing runs until Run.
+// Emails are printed to mailOut when no SMTP server is configured.
+func newApp(ctx context.Context, cfg Config, log *slog.Logger, mailOut io.Writer) (_ *App, err error) {
+	a := &App{cfg: cfg, log: log}
+	defer func() {
+		if err != nil {
+			a.Close()
+		}
+	}()
+	a.store, err = persistence.OpenSQLite(ctx, persistence.SQLiteConfig{
+		Path: cfg.sqlitePath, Synchronous: cfg.SQLiteSynchronous, Logger: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	key, err := codeKey(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	rules, err := actors.NewRules(cfg.policy(), key)
+	if err != nil {
+		return nil, fmt.Errorf("rules: %w", err)
+	}
+	hasher, err := password.NewHasher(password.Config{Concurrency: cfg.HashConcurrency, MaxWait: cfg.HashMaxWait})
+	if err != nil {
+		return nil, err
+	}
+	dummy, err := hasher.Hash(ctx, rand.Text())
+	if err != nil {
+		return nil, fmt.Errorf("dummy hash: %w", err)
+	}
+	metrics := prometheus.NewRegistry()
+	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	a.registry, err = actors.NewRegistry(actors.Config{
+		Rules: rules, Store: a.store, Passwords: hasher, DummyHash: dummy, Logger: log,
+		Shards: cfg.ActorShards, IdleTimeout: cfg.ActorIdleTimeout, RequestTimeout: cfg.RequestTimeout,
+	})
+	if err != nil {
+		return nil, err
+	}
+	bus := messaging.NewBus(0)
+	if err := a.wireMailer(bus, metrics, mailOut); err != nil {
+		return nil, err
+	}
+	a.relay, err = messaging.NewRelay(messaging.RelayConfig{Outbox: a.store, Publisher: bus, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	var limiter gateway.RateLimiter
+	if cfg.RateLimitPerIP > 0 {
+		limiter = gateway.NewWindowLimiter(cfg.RateLimitPerIP, time.Minute)
+	}
+	a.server, err = gateway.New(gateway.Config{
+		Registrations: a.registry, Passwords: hasher, DummyHash: dummy, Logger: log, Metrics: metrics,
+		RateLimiter: limiter, Ready: []gateway.Check{{Name: "database", Probe: a.store.Ping}},
+		RequestTimeout: cfg.RequestTimeout, TrustedProxies: cfg.trusted, ProxyHeader: cfg.ProxyHeader,
+	})
+	if err != nil {
+		return nil, err
+	}
+	registerStats(metrics, a.registry, hasher, a.relay)
+	a.listener, err = net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on HTTP_ADDR %s: %w", cfg.HTTPAddr, err)
+	}
+	return a, nil
+}
+
+// wireMailer subscribes the in-process mailer to the mail topic.
+func (a *App) wireMailer(bus *messaging.Bus, metrics *prometheus.Registry, mailOut io.Writer) error {
+	var sender mailer.Sender = mailer.NewLog(mailOut)
+	if a.cfg.SMTPURL != "" {
+		smtp, err := mailer.NewSMTP(mailer.SMTPConfig{URL: a.cfg.SMTPURL})
+		if err != nil {
+			return err
+		}
+		sender = smtp
+	} else {
+		a.log.Warn("SMTP_URL is empty: verification emails, codes included, are printed to standard output instead of sent; never run production like this")
+	}
+	observe := mailMetrics(metrics)
+	m, err := mailer.New(mailer.Config{Sender: sender, From: a.cfg.MailFrom, Logger: a.log, Observe: observe})
+	if err != nil {
+		return err
+	}
+	bus.Subscribe(actors.MailTopic, func(ctx context.Context, msg *registrationv1.Envelope) error {
+		err := m.Handle(ctx, msg)
+		if errors.Is(err, messaging.ErrPermanent) {
+			// Embedded mode has no dead-letter topic; the mailer logged it.
+			return nil
+		}
+		return err
+	})
+	return nil
+}
+
+// Addr is the address the gateway listens on.
+func (a *App) Addr() string { return a.listener.Addr().String() }
+
+// Run serves until ctx is done, then stops in order: stop accepting and
+// finish the requests in flight, stop the actors, deliver what the outbox
+// still holds, close the store.
+func (a *App) Run(ctx context.Context) error {
+	a.log.Info("registrar started", "addr", a.Addr(), "database", "sqlite", "mail", a.mailMode())
+	relayCtx, stopRelay := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = a.relay.Run(relayCtx) })
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- a.server.Serve(a.listener) }()
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-serveErr:
+	}
+	a.log.Info("registrar stopping")
+	stopCtx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
+	defer cancel()
+	errs := []error{runErr}
+	errs = append(errs, a.server.Shutdown(stopCtx), a.registry.Close(stopCtx))
+	stopRelay()
+	wg.Wait()
+	if err := a.relay.Flush(stopCtx); err != nil {
+		errs = append(errs, fmt.Errorf("flush outbox: %w", err))
+	}
+	errs = append(errs, a.store.Close())
+	a.log.Info("registrar stopped")
+	return errors.Join(errs...)
+}
+
+// Close releases what newApp acquired, for when Run is never called.
+func (a *App) Close() {
+	if a.listener != nil {
+		_ = a.listener.Close()
+	}
+	if a.registry != nil {
+		_ = a.registry.Close(context.Background())
+	}
+	if a.store != nil {
+		_ = a.store.Close()
+	}
+}
+
+func (a *App) mailMode() string {
+	if a.cfg.SMTPURL == "" {
+		return "printed to stdout"
+	}
+	return "smtp"
+}
+
+// codeKey returns the HMAC key of the codes: CODE_HMAC_KEY, or in embedded
+// mode a key generated once and kept in a file beside the database.
+func codeKey(cfg Config, log *slog.Logger) ([]byte, error) {
+	if cfg.CodeHMACKey != "" {
+		return decodeKey(cfg.CodeHMACKey)
+	}
+	path := cfg.CodeHMACKeyFile
+	if path == "" {
+		path = filepath.Join(filepath.Dir(cfg.sqlitePath), "code_hmac.key")
+	}
+	if b, err := os.ReadFile(path); err == nil {
+		key, err := decodeKey(string(b))
+		if err != nil {
+			return nil, fmt.Errorf("CODE_HMAC_KEY file %s: %w", path, err)
+		}
+		return key, nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("read CODE_HMAC_KEY file: %w", err)
+	}
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("create CODE_HMAC_KEY file: %w", err)
+	}
+	// O_EXCL: if another instance wrote the key meanwhile, use its key.
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, os.ErrExist) {
+		return codeKey(cfg, log)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("create CODE_HMAC_KEY file: %w", err)
+	}
+	if _, err := f.WriteString(hex.EncodeToString(key) + "\n"); err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("write CODE_HMAC_KEY file: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return nil, fmt.Errorf("write CODE_HMAC_KEY file: %w", err)
+	}
+	log.Warn("CODE_HMAC_KEY is not set: generated a key for the codes; keep the file with the database (without it, pending codes stop matching)", "file", path)
+	return key, nil
+}
+
+// warnAboutCodes states, at every start, that 4-digit codes are below the
+// NIST floor and which controls compensate.
+func warnAboutCodes(log *slog.Logger, cfg Config) {
+	log.Warn(strings.Join([]string{
+		"verification codes have 4 digits (13.3 bits of entropy), below the 20 bits of NIST SP 800-63B §5.1.3.2;",
+		"compensating controls in force:",
+	}, " "),
+		"guesses_per_code", cfg.CodeMaxAttempts,
+		"code_ttl", cfg.CodeTTL,
+		"account_failure_budget", fmt.Sprintf("%d per %s", cfg.AccountFailureLimit, cfg.AccountFailureWindow),
+		"resend", fmt.Sprintf("1 per %s, %d per hour", cfg.CodeResendCooldown, cfg.CodeHourlyLimit),
+		"codes_stored_as", "HMAC-SHA-256, compared in constant time",
+		"requests_per_ip", fmt.Sprintf("%d per minute", cfg.RateLimitPerIP),
+	)
+}

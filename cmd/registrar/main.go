@@ -1,0 +1,47 @@
+// Command registrar serves the registration API: HTTP gateway, registration
+// actors, outbox relay and, without KAFKA_BROKERS, the mailer in process.
+// Configuration comes from the environment (see README.md).
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Environ(), os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "registrar:", err)
+		os.Exit(1)
+	}
+}
+
+// run is main without the process: tests call it with their own environment
+// and outputs.
+func run(ctx context.Context, environ []string, stdout, stderr io.Writer) error {
+	cfg, err := loadConfig(environ)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, stderr)
+	warnAboutCodes(log, cfg)
+	app, err := newApp(ctx, cfg, log, stdout)
+	if err != nil {
+		return err
+	}
+	return app.Run(ctx)
+}
+
+func newLogger(cfg Config, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.logLevel}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

@@ -1,0 +1,100 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/prometheus/common/expfmt"
+)
+
+// Status is the body of /healthz and of a ready /readyz.
+type Status struct {
+	Status string            `json:"status" enum:"ok,ready"`
+	Checks map[string]string `json:"checks,omitempty" doc:"Outcome of each dependency check"`
+}
+
+type statusOutput struct{ Body Status }
+
+type metricsOutput struct {
+	ContentType string `header:"Content-Type"`
+	Body        []byte
+}
+
+// checkTimeout bounds each readiness probe.
+const checkTimeout = 2 * time.Second
+
+func (s *Server) registerOpsRoutes(api huma.API) {
+	huma.Register(api, huma.Operation{
+		OperationID: "healthz",
+		Method:      http.MethodGet,
+		Path:        "/healthz",
+		Summary:     "Liveness: 200 while the process runs",
+		Tags:        []string{"operations"},
+	}, func(context.Context, *struct{}) (*statusOutput, error) {
+		return &statusOutput{Body: Status{Status: "ok"}}, nil
+	})
+	huma.Register(api, huma.Operation{
+		OperationID: "readyz",
+		Method:      http.MethodGet,
+		Path:        "/readyz",
+		Summary:     "Readiness: 200 when the database (and Kafka, when configured) answer, else 503",
+		Tags:        []string{"operations"},
+		Errors:      []int{503},
+	}, s.ready)
+	huma.Register(api, huma.Operation{
+		OperationID: "metrics",
+		Method:      http.MethodGet,
+		Path:        "/metrics",
+		Summary:     "Prometheus metrics in the text exposition format",
+		Tags:        []string{"operations"},
+		Responses: map[string]*huma.Response{"200": {
+			Description: "Metrics",
+			Content:     map[string]*huma.MediaType{"text/plain; version=0.0.4": {Schema: &huma.Schema{Type: "string"}}},
+		}},
+	}, s.metricsPage)
+}
+
+func (s *Server) ready(ctx context.Context, _ *struct{}) (*statusOutput, error) {
+	results := map[string]string{}
+	var failed []string
+	for _, c := range s.cfg.Ready {
+		cctx, cancel := context.WithTimeout(ctx, checkTimeout)
+		err := c.Probe(cctx)
+		cancel()
+		if err != nil {
+			s.log.Warn("readiness check failed", "check", c.Name, "error", err)
+			results[c.Name] = "failing"
+			failed = append(failed, c.Name)
+			continue
+		}
+		results[c.Name] = "ok"
+	}
+	if len(failed) > 0 {
+		sort.Strings(failed)
+		return nil, newProblem(http.StatusServiceUnavailable, "unavailable",
+			"Not ready: "+strings.Join(failed, ", ")+" not answering.").retryAfter(time.Second)
+	}
+	return &statusOutput{Body: Status{Status: "ready", Checks: results}}, nil
+}
+
+func (s *Server) metricsPage(context.Context, *struct{}) (*metricsOutput, error) {
+	families, err := s.cfg.Metrics.Gather()
+	if err != nil {
+		return nil, fmt.Errorf("gather metrics: %w", err)
+	}
+	format := expfmt.NewFormat(expfmt.TypeTextPlain)
+	var buf bytes.Buffer
+	enc := expfmt.NewEncoder(&buf, format)
+	for _, f := range families {
+		if err := enc.Encode(f); err != nil {
+			return nil, fmt.Errorf("encode metrics: %w", err)
+		}
+	}
+	return &metricsOutput{ContentType: string(format), Body: buf.Bytes()}, nil
+}

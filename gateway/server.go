@@ -1,0 +1,325 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humafiber"
+	"github.com/gofiber/fiber/v2"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/acme/registrar/actors"
+)
+
+// maxBody is the largest request body accepted (64 KiB).
+const maxBody = 64 * 1024
+
+// Registrations is what the gateway needs of the registration actors;
+// *actors.Registry implements it.
+type Registrations interface {
+	Register(ctx context.Context, email, passwordHash string) (actors.Account, error)
+	Activate(ctx context.Context, email, password, code string) (actors.Account, error)
+	ResendCode(ctx context.Context, email, password string) (actors.Account, error)
+	Describe(ctx context.Context, email, password string) (actors.Account, error)
+}
+
+// Passwords hashes new passwords; Verify is used on a dummy hash so that a
+// request without valid credentials takes as long as one with them.
+// *password.Hasher implements it; both return actors.ErrOverloaded when no
+// hashing capacity frees up in time.
+type Passwords interface {
+	Hash(ctx context.Context, password string) (string, error)
+	Verify(ctx context.Context, encodedHash, password string) (bool, error)
+}
+
+// RateLimiter counts requests per client.
+type RateLimiter interface {
+	// Allow counts one request for key. When the key is over its limit it
+	// returns false and how long until it is not.
+	Allow(ctx context.Context, key string) (bool, time.Duration, error)
+}
+
+// Check is one dependency probed by /readyz.
+type Check struct {
+	Name  string
+	Probe func(ctx context.Context) error
+}
+
+// Config of a Server. Registrations, Passwords, DummyHash, Logger and
+// Metrics are required.
+type Config struct {
+	Registrations Registrations
+	Passwords     Passwords
+	DummyHash     string
+	Logger        *slog.Logger
+	// Metrics registers the HTTP metrics and is served on /metrics.
+	Metrics *prometheus.Registry
+	// RateLimiter limits /v1 requests per client IP; nil disables it.
+	RateLimiter RateLimiter
+	Ready       []Check
+
+	// RequestTimeout bounds the handling of one request; default 10s.
+	RequestTimeout time.Duration
+	// ReadTimeout, WriteTimeout and IdleTimeout bound the connection;
+	// defaults 10s, 15s and 60s.
+	ReadTimeout, WriteTimeout, IdleTimeout time.Duration
+	// TrustedProxies are the networks whose ProxyHeader is believed for the
+	// client IP. Without them the client IP is the peer address.
+	TrustedProxies []netip.Prefix
+	ProxyHeader    string
+	Version        string
+}
+
+// Server is the HTTP side of the service: fiber routes, huma operations and
+// the OpenAPI document.
+type Server struct {
+	cfg     Config
+	app     *fiber.App
+	log     *slog.Logger
+	metrics *httpMetrics
+}
+
+// New builds the server; it does not listen yet.
+func New(cfg Config) (*Server, error) {
+	if cfg.Registrations == nil || cfg.Passwords == nil || cfg.DummyHash == "" || cfg.Logger == nil || cfg.Metrics == nil {
+		return nil, errors.New("gateway: Registrations, Passwords, DummyHash, Logger and Metrics are required")
+	}
+	if cfg.ProxyHeader != "" && len(cfg.TrustedProxies) == 0 {
+		return nil, errors.New("gateway: a proxy header needs trusted proxies")
+	}
+	orDefault(&cfg.RequestTimeout, 10*time.Second)
+	orDefault(&cfg.ReadTimeout, 10*time.Second)
+	orDefault(&cfg.WriteTimeout, 15*time.Second)
+	orDefault(&cfg.IdleTimeout, 60*time.Second)
+	if cfg.Version == "" {
+		cfg.Version = "1.0.0"
+	}
+	m, err := newHTTPMetrics(cfg.Metrics)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger.With("component", "gateway"), metrics: m}
+	s.app = fiber.New(fiber.Config{
+		// Strings taken from a request must not point into buffers fasthttp
+		// reuses for the next request.
+		Immutable:             true,
+		BodyLimit:             maxBody,
+		ReadTimeout:           cfg.ReadTimeout,
+		WriteTimeout:          cfg.WriteTimeout,
+		IdleTimeout:           cfg.IdleTimeout,
+		ReadBufferSize:        8192,
+		DisableStartupMessage: true,
+		ErrorHandler:          s.fiberError,
+	})
+	s.app.Use(s.observe, s.recover)
+	s.app.Use("/v1", s.guardBody, s.rateLimit)
+
+	config := huma.DefaultConfig("Registration API", cfg.Version)
+	config.Info.Description = "Create an account with an email and a password, then activate it with the 4-digit code sent by email within its lifetime. Every error is application/problem+json with a stable `code`."
+	config.CreateHooks = nil // no $schema fields or Link headers in responses
+	config.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
+		"basicAuth": {Type: "http", Scheme: "basic", Description: "The account's email and password."},
+	}
+	api := humafiber.New(s.app, config)
+	s.registerUserRoutes(api)
+	s.registerOpsRoutes(api)
+	return s, nil
+}
+
+func orDefault[T comparable](v *T, def T) {
+	var zero T
+	if *v == zero {
+		*v = def
+	}
+}
+
+// Serve answers requests on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error {
+	if err := s.app.Listener(ln); err != nil {
+		return fmt.Errorf("gateway: serve: %w", err)
+	}
+	return nil
+}
+
+// Shutdown stops accepting connections and waits for the requests in flight,
+// at most until ctx is done.
+func (s *Server) Shutdown(ctx context.Context) error {
+	if err := s.app.ShutdownWithContext(ctx); err != nil {
+		return fmt.Errorf("gateway: shutdown: %w", err)
+	}
+	return nil
+}
+
+// Test answers req in process, without a listener (for tests).
+func (s *Server) Test(req *http.Request) (*http.Response, error) {
+	return s.app.Test(req, -1)
+}
+
+// recover turns a panic into a logged 500; the client learns nothing of it.
+func (s *Server) recover(c *fiber.Ctx) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error("panic while handling a request", "path", c.Path(), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			err = s.sendProblem(c, internalError())
+		}
+	}()
+	return c.Next()
+}
+
+// observe bounds the request's context, and records metrics and errors.
+func (s *Server) observe(c *fiber.Ctx) error {
+	ctx, cancel := context.WithTimeout(c.UserContext(), s.cfg.RequestTimeout)
+	defer cancel()
+	c.SetUserContext(ctx)
+	start := time.Now()
+	err := c.Next()
+	if err != nil {
+		// Let the error handler write the response before measuring it.
+		if herr := s.fiberError(c, err); herr != nil {
+			return herr
+		}
+	}
+	status := c.Response().StatusCode()
+	route := routeLabel(c)
+	elapsed := time.Since(start)
+	s.metrics.observe(c.Method(), route, status, elapsed)
+	if status >= 500 {
+		s.log.Warn("request answered with a server error", "method", c.Method(), "route", route, "status", status, "duration", elapsed)
+	} else {
+		s.log.Debug("request", "method", c.Method(), "route", route, "status", status, "duration", elapsed)
+	}
+	return nil
+}
+
+var knownRoutes = map[string]bool{
+	"/v1/users": true, "/v1/users/activate": true, "/v1/users/activation-code": true, "/v1/users/me": true,
+	"/healthz": true, "/readyz": true, "/metrics": true, "/openapi.json": true, "/openapi.yaml": true, "/docs": true,
+}
+
+// routeLabel keeps the metrics' label set bounded: unknown paths share one.
+func routeLabel(c *fiber.Ctx) string {
+	if p := c.Route().Path; knownRoutes[p] {
+		return p
+	}
+	return "other"
+}
+
+// guardBody refuses bodies the service cannot read safely: any encoding but
+// identity (fasthttp would inflate a small gzip body far past the size limit)
+// and any media type but JSON.
+func (s *Server) guardBody(c *fiber.Ctx) error {
+	if enc := strings.TrimSpace(c.Get(fiber.HeaderContentEncoding)); enc != "" && !strings.EqualFold(enc, "identity") {
+		return s.sendProblem(c, unsupportedMediaType("Content-Encoding is not supported; send the body uncompressed."))
+	}
+	if len(c.Request().Body()) > 0 && !isJSON(c.Get(fiber.HeaderContentType)) {
+		return s.sendProblem(c, unsupportedMediaType("Send the body as application/json."))
+	}
+	return c.Next()
+}
+
+func isJSON(contentType string) bool {
+	mediaType, _, _ := strings.Cut(contentType, ";")
+	return strings.EqualFold(strings.TrimSpace(mediaType), "application/json")
+}
+
+// rateLimit counts /v1 requests per client IP. A limiter that fails lets the
+// request through: its store is the database, which then fails the request
+// anyway with a clearer answer.
+func (s *Server) rateLimit(c *fiber.Ctx) error {
+	if s.cfg.RateLimiter == nil {
+		return c.Next()
+	}
+	ok, retry, err := s.cfg.RateLimiter.Allow(c.UserContext(), s.clientIP(c))
+	if err != nil {
+		s.log.Warn("rate limiter failed; request let through", "error", err)
+		return c.Next()
+	}
+	if !ok {
+		return s.sendProblem(c, newProblem(http.StatusTooManyRequests, "rate_limited",
+			"Too many requests from this address. Try again after the time in Retry-After.").retryAfter(retry))
+	}
+	return c.Next()
+}
+
+// clientIP is the peer address, or the address a trusted proxy put in the
+// proxy header (the last, proxy-added entry of X-Forwarded-For). A header
+// from anyone else is ignored: it is the client's to forge.
+func (s *Server) clientIP(c *fiber.Ctx) string {
+	peer := c.Context().RemoteIP().String()
+	if s.cfg.ProxyHeader == "" {
+		return peer
+	}
+	addr, err := netip.ParseAddr(peer)
+	if err != nil || !s.trusted(addr.Unmap()) {
+		return peer
+	}
+	value := c.Get(s.cfg.ProxyHeader)
+	if i := strings.LastIndexByte(value, ','); i >= 0 {
+		value = value[i+1:]
+	}
+	if ip, err := netip.ParseAddr(strings.TrimSpace(value)); err == nil {
+		return ip.Unmap().String()
+	}
+	return peer
+}
+
+func (s *Server) trusted(addr netip.Addr) bool {
+	for _, p := range s.cfg.TrustedProxies {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
+}
+
+// fiberError renders errors raised outside huma (routing, body limit,
+// middleware) as problems.
+func (s *Server) fiberError(c *fiber.Ctx, err error) error {
+	var fe *fiber.Error
+	if errors.As(err, &fe) {
+		return s.sendProblem(c, statusProblem(fe.Code))
+	}
+	p, known := problemFor(err)
+	if !known {
+		s.log.Error("request failed", "path", c.Path(), "error", err)
+	}
+	return s.sendProblem(c, p)
+}
+
+func (s *Server) sendProblem(c *fiber.Ctx, p *Problem) error {
+	for k, vs := range p.headers {
+		for _, v := range vs {
+			c.Set(k, v)
+		}
+	}
+	body, err := json.Marshal(p)
+	if err != nil {
+		return fmt.Errorf("gateway: encode problem: %w", err)
+	}
+	c.Set(fiber.HeaderContentType, "application/problem+json")
+	return c.Status(p.Status).Send(body)
+}
+
+// writeProblem answers from a huma middleware.
+func (s *Server) writeProblem(ctx huma.Context, p *Problem) {
+	for k, vs := range p.headers {
+		for _, v := range vs {
+			ctx.SetHeader(k, v)
+		}
+	}
+	ctx.SetHeader("Content-Type", "application/problem+json")
+	ctx.SetStatus(p.Status)
+	if err := json.NewEncoder(ctx.BodyWriter()).Encode(p); err != nil {
+		s.log.Warn("write problem", "error", err)
+	}
+}

@@ -1,0 +1,199 @@
+package gateway
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/acme/registrar/address"
+	"github.com/acme/registrar/password"
+)
+
+type registerInput struct {
+	Body struct {
+		Email    string `json:"email" doc:"Email address; surrounding white space is trimmed, case does not matter" example:"ann@example.com"`
+		Password string `json:"password" doc:"8 to 128 characters, taken exactly as sent; common passwords are refused" example:"correct horse battery staple"`
+	}
+}
+
+// Registration is the answer to a registration.
+type Registration struct {
+	ID                string    `json:"id" doc:"Account id (UUIDv7); stays the same across re-registrations"`
+	Email             string    `json:"email" doc:"The normalized email"`
+	Status            string    `json:"status" enum:"pending"`
+	CodeExpiresAt     time.Time `json:"code_expires_at" doc:"When the code just sent stops working"`
+	ResendAvailableAt time.Time `json:"resend_available_at" doc:"When a new code may be asked for"`
+}
+
+type registerOutput struct {
+	Location string `header:"Location"`
+	Body     Registration
+}
+
+type activateInput struct {
+	Body struct {
+		Code string `json:"code" doc:"The 4-digit code from the email, exactly 4 ASCII digits" example:"0427"`
+	}
+}
+
+// Activation is the answer to a successful activation.
+type Activation struct {
+	ID          string    `json:"id"`
+	Email       string    `json:"email"`
+	Status      string    `json:"status" enum:"active"`
+	ActivatedAt time.Time `json:"activated_at"`
+}
+
+type activateOutput struct{ Body Activation }
+
+// CodeIssued is the answer to a request for a new code.
+type CodeIssued struct {
+	CodeExpiresAt     time.Time `json:"code_expires_at"`
+	ResendAvailableAt time.Time `json:"resend_available_at"`
+}
+
+type resendOutput struct{ Body CodeIssued }
+
+// Me describes the caller's account.
+type Me struct {
+	ID                string     `json:"id"`
+	Email             string     `json:"email"`
+	Status            string     `json:"status" enum:"pending,active"`
+	CreatedAt         time.Time  `json:"created_at"`
+	ActivatedAt       *time.Time `json:"activated_at" nullable:"true" required:"true"`
+	CodeExpiresAt     *time.Time `json:"code_expires_at" nullable:"true" required:"true" doc:"Expiry of the current code; null once active"`
+	ResendAvailableAt *time.Time `json:"resend_available_at" nullable:"true" required:"true" doc:"When a new code may be asked for; null once active"`
+}
+
+type meOutput struct{ Body Me }
+
+var basicSecurity = []map[string][]string{{"basicAuth": {}}}
+
+func (s *Server) registerUserRoutes(api huma.API) {
+	auth := huma.Middlewares{s.basicAuth}
+	huma.Register(api, huma.Operation{
+		OperationID:   "register",
+		Method:        http.MethodPost,
+		Path:          "/v1/users",
+		Summary:       "Register",
+		Description:   "Creates a pending account and emails it a 4-digit code, or replaces a pending account whose issuing cooldown has passed (new password, new code, same id).",
+		Tags:          []string{"users"},
+		DefaultStatus: http.StatusCreated,
+		MaxBodyBytes:  maxBody + 1,
+		Errors:        []int{400, 409, 413, 415, 422, 429, 503},
+	}, s.register)
+	huma.Register(api, huma.Operation{
+		OperationID:  "activate",
+		Method:       http.MethodPost,
+		Path:         "/v1/users/activate",
+		Summary:      "Activate",
+		Description:  "Activates a pending account with the code it was sent. Checks, in order: credentials, failure budget, password, status, code format, expiry, guesses left, the code.",
+		Tags:         []string{"users"},
+		Security:     basicSecurity,
+		Middlewares:  auth,
+		MaxBodyBytes: maxBody + 1,
+		Errors:       []int{400, 401, 409, 410, 413, 415, 422, 429, 503},
+	}, s.activate)
+	huma.Register(api, huma.Operation{
+		OperationID:   "issueActivationCode",
+		Method:        http.MethodPost,
+		Path:          "/v1/users/activation-code",
+		Summary:       "Issue a new code",
+		Description:   "Emails a new code to a pending account; every earlier code stops working.",
+		Tags:          []string{"users"},
+		Security:      basicSecurity,
+		Middlewares:   auth,
+		DefaultStatus: http.StatusAccepted,
+		Errors:        []int{401, 409, 429, 503},
+	}, s.resendCode)
+	huma.Register(api, huma.Operation{
+		OperationID: "me",
+		Method:      http.MethodGet,
+		Path:        "/v1/users/me",
+		Summary:     "Describe the caller's account",
+		Tags:        []string{"users"},
+		Security:    basicSecurity,
+		Middlewares: auth,
+		Errors:      []int{401, 429, 503},
+	}, s.me)
+}
+
+func (s *Server) register(ctx context.Context, in *registerInput) (*registerOutput, error) {
+	email, err := address.Normalize(in.Body.Email)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	if err := password.Check(in.Body.Password, password.EmailWords(email)...); err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	hash, err := s.cfg.Passwords.Hash(ctx, in.Body.Password)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	acc, err := s.cfg.Registrations.Register(ctx, email, hash)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return &registerOutput{
+		Location: "/v1/users/me",
+		Body: Registration{
+			ID: acc.ID, Email: acc.Email, Status: acc.Status.String(),
+			CodeExpiresAt: acc.CodeExpiresAt.UTC(), ResendAvailableAt: acc.ResendAvailableAt.UTC(),
+		},
+	}, nil
+}
+
+func (s *Server) activate(ctx context.Context, in *activateInput) (*activateOutput, error) {
+	c := credentialsFrom(ctx)
+	acc, err := s.cfg.Registrations.Activate(ctx, c.email, c.password, in.Body.Code)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return &activateOutput{Body: Activation{
+		ID: acc.ID, Email: acc.Email, Status: acc.Status.String(), ActivatedAt: acc.ActivatedAt.UTC(),
+	}}, nil
+}
+
+func (s *Server) resendCode(ctx context.Context, _ *struct{}) (*resendOutput, error) {
+	c := credentialsFrom(ctx)
+	acc, err := s.cfg.Registrations.ResendCode(ctx, c.email, c.password)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return &resendOutput{Body: CodeIssued{
+		CodeExpiresAt: acc.CodeExpiresAt.UTC(), ResendAvailableAt: acc.ResendAvailableAt.UTC(),
+	}}, nil
+}
+
+func (s *Server) me(ctx context.Context, _ *struct{}) (*meOutput, error) {
+	c := credentialsFrom(ctx)
+	acc, err := s.cfg.Registrations.Describe(ctx, c.email, c.password)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return &meOutput{Body: Me{
+		ID: acc.ID, Email: acc.Email, Status: acc.Status.String(), CreatedAt: acc.CreatedAt.UTC(),
+		ActivatedAt: optional(acc.ActivatedAt), CodeExpiresAt: optional(acc.CodeExpiresAt),
+		ResendAvailableAt: optional(acc.ResendAvailableAt),
+	}}, nil
+}
+
+func optional(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+// fail maps err to its problem; an unexpected error is logged here, once,
+// and answered with a 500 that says nothing about it.
+func (s *Server) fail(ctx context.Context, err error) error {
+	p, known := problemFor(err)
+	if !known {
+		s.log.ErrorContext(ctx, "request failed", "error", err)
+	}
+	return p
+}

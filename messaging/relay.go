@@ -1,0 +1,164 @@
+package messaging
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	registrationv1 "github.com/acme/registrar/protos/registration/v1"
+)
+
+// RelayConfig configures a Relay. Outbox, Publisher and Logger are required.
+type RelayConfig struct {
+	Outbox    Outbox
+	Publisher Publisher
+	Logger    *slog.Logger
+	// BatchSize is the most messages claimed at once; default 100.
+	BatchSize int
+	// Lease hides claimed messages from other relays; default 30s. A batch
+	// that cannot be published within half of it is given up, to be claimed
+	// again (by this relay or another) when the lease ends.
+	Lease time.Duration
+	// PollInterval is how often the outbox is checked without a
+	// notification (another process may have written it); default 1s.
+	PollInterval time.Duration
+	// RetryBackoff is the first pause after a failed publish, doubled up to
+	// MaxBackoff; defaults 100ms and 2s.
+	RetryBackoff, MaxBackoff time.Duration
+}
+
+// Relay publishes the outbox. Run it in one goroutine; several relays (in
+// several processes) may share an outbox whose Claim is atomic.
+type Relay struct {
+	cfg   RelayConfig
+	stats struct{ published, failures atomic.Int64 }
+}
+
+// NewRelay validates cfg and applies its defaults.
+func NewRelay(cfg RelayConfig) (*Relay, error) {
+	if cfg.Outbox == nil || cfg.Publisher == nil || cfg.Logger == nil {
+		return nil, errors.New("messaging: relay needs an Outbox, a Publisher and a Logger")
+	}
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = 100
+	}
+	if cfg.Lease <= 0 {
+		cfg.Lease = 30 * time.Second
+	}
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = time.Second
+	}
+	if cfg.RetryBackoff <= 0 {
+		cfg.RetryBackoff = 100 * time.Millisecond
+	}
+	if cfg.MaxBackoff <= 0 {
+		cfg.MaxBackoff = 2 * time.Second
+	}
+	cfg.Logger = cfg.Logger.With("component", "relay")
+	return &Relay{cfg: cfg}, nil
+}
+
+// Run relays until ctx is done; it returns nil then.
+func (r *Relay) Run(ctx context.Context) error {
+	backoff := r.cfg.RetryBackoff
+	for {
+		n, err := r.relayBatch(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		wait := r.cfg.PollInterval
+		switch {
+		case err != nil:
+			r.cfg.Logger.Warn("relay outbox", "error", err, "retry_in", backoff)
+			wait, backoff = backoff, min(backoff*2, r.cfg.MaxBackoff)
+		case n == r.cfg.BatchSize:
+			backoff = r.cfg.RetryBackoff
+			continue // more are waiting
+		default:
+			backoff = r.cfg.RetryBackoff
+		}
+		timer := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return nil
+		case <-r.cfg.Outbox.Notify():
+		case <-timer.C:
+		}
+		timer.Stop()
+	}
+}
+
+// Flush relays until the outbox has nothing claimable left or ctx is done.
+// Used at shutdown, after the producers have stopped.
+func (r *Relay) Flush(ctx context.Context) error {
+	for {
+		n, err := r.relayBatch(ctx)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return nil
+		}
+	}
+}
+
+// relayBatch claims one batch, publishes it (retrying for up to half the
+// lease) and deletes it. It returns how many messages it relayed.
+func (r *Relay) relayBatch(ctx context.Context) (int, error) {
+	batch, err := r.cfg.Outbox.Claim(ctx, r.cfg.BatchSize, r.cfg.Lease)
+	if err != nil {
+		return 0, fmt.Errorf("claim: %w", err)
+	}
+	if len(batch) == 0 {
+		return 0, nil
+	}
+	giveUp := time.Now().Add(r.cfg.Lease / 2)
+	backoff := r.cfg.RetryBackoff
+	for {
+		err = r.cfg.Publisher.Publish(ctx, batch)
+		if err == nil {
+			break
+		}
+		r.stats.failures.Add(1)
+		if ctx.Err() != nil || time.Now().Add(backoff).After(giveUp) {
+			return 0, fmt.Errorf("publish %d messages: %w", len(batch), err)
+		}
+		r.cfg.Logger.Warn("publish failed, retrying", "messages", len(batch), "error", err, "retry_in", backoff)
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, r.cfg.MaxBackoff)
+	}
+	if err := r.cfg.Outbox.Delete(ctx, ids(batch)); err != nil {
+		// Published but not deleted: they will be published again after
+		// the lease; consumers deduplicate.
+		return 0, fmt.Errorf("delete %d published messages: %w", len(batch), err)
+	}
+	r.stats.published.Add(int64(len(batch)))
+	return len(batch), nil
+}
+
+func ids(msgs []*registrationv1.Envelope) []string {
+	out := make([]string, len(msgs))
+	for i, m := range msgs {
+		out[i] = m.GetId()
+	}
+	return out
+}
+
+// RelayStats are live figures of a Relay, for metrics.
+type RelayStats struct {
+	Published int64 // messages published and deleted since start
+	Failures  int64 // failed publish attempts since start
+}
+
+// Stats returns live figures.
+func (r *Relay) Stats() RelayStats {
+	return RelayStats{Published: r.stats.published.Load(), Failures: r.stats.failures.Load()}
+}

@@ -1,0 +1,133 @@
+package messaging_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/acme/registrar/actors"
+	"github.com/acme/registrar/actors/actorstest"
+	"github.com/acme/registrar/messaging"
+	registrationv1 "github.com/acme/registrar/protos/registration/v1"
+)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// fill saves one registration per batch of messages so the store's outbox
+// holds them, in order.
+func fill(t *testing.T, store *actorstest.Store, n int) []string {
+	t.Helper()
+	var ids []string
+	for i := range n {
+		id := fmt.Sprintf("m%04d", i)
+		ids = append(ids, id)
+		reg := &actors.Registration{ID: "u", Email: fmt.Sprintf("u%d@example.com", i), Status: actors.StatusPending, Version: 1}
+		require.NoError(t, store.Save(context.Background(), reg, []*registrationv1.Envelope{msg(id, "events", "u")}))
+	}
+	return ids
+}
+
+// flaky is a Publisher that fails its first failures calls.
+type flaky struct {
+	failures atomic.Int64
+	rec      recorder
+}
+
+func (f *flaky) Publish(ctx context.Context, msgs []*registrationv1.Envelope) error {
+	if f.failures.Add(-1) >= 0 {
+		return errors.New("broker unavailable")
+	}
+	for _, m := range msgs {
+		_ = f.rec.handle(ctx, m)
+	}
+	return nil
+}
+
+func runRelay(t *testing.T, cfg messaging.RelayConfig) *messaging.Relay {
+	t.Helper()
+	cfg.Logger = quiet
+	relay, err := messaging.NewRelay(cfg)
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { assert.NoError(t, relay.Run(ctx)) })
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	return relay
+}
+
+func TestRelayPublishesInOrderAndEmptiesTheOutbox(t *testing.T) {
+	store := actorstest.NewStore()
+	want := fill(t, store, 250)
+	pub := &flaky{}
+	relay := runRelay(t, messaging.RelayConfig{Outbox: store, Publisher: pub, BatchSize: 40})
+	require.Eventually(t, func() bool { return len(store.Pending()) == 0 }, 5*time.Second, 5*time.Millisecond)
+	assert.Equal(t, want, pub.rec.ids())
+	assert.Equal(t, int64(250), relay.Stats().Published)
+}
+
+func TestRelayWakesOnANewMessageWithoutPolling(t *testing.T) {
+	store := actorstest.NewStore()
+	pub := &flaky{}
+	runRelay(t, messaging.RelayConfig{Outbox: store, Publisher: pub, PollInterval: time.Hour})
+	require.Eventually(t, func() bool { return len(store.Pending()) == 0 }, time.Second, time.Millisecond)
+	fill(t, store, 1)
+	require.Eventually(t, func() bool { return len(pub.rec.ids()) == 1 }, 5*time.Second, time.Millisecond,
+		"a notification must wake the relay (the poll interval is an hour)")
+}
+
+func TestRelayRetriesAFailingPublisherAndLosesNothing(t *testing.T) {
+	store := actorstest.NewStore()
+	want := fill(t, store, 30)
+	pub := &flaky{}
+	pub.failures.Store(3)
+	relay := runRelay(t, messaging.RelayConfig{Outbox: store, Publisher: pub, RetryBackoff: time.Millisecond})
+	require.Eventually(t, func() bool { return len(store.Pending()) == 0 }, 5*time.Second, 5*time.Millisecond)
+	assert.Equal(t, want, pub.rec.ids())
+	assert.Equal(t, int64(3), relay.Stats().Failures)
+}
+
+func TestRelayRepublishesAfterTheLeaseWhenABatchIsGivenUp(t *testing.T) {
+	store := actorstest.NewStore()
+	want := fill(t, store, 5)
+	pub := &flaky{}
+	pub.failures.Store(1_000_000) // down for good, then back
+	runRelay(t, messaging.RelayConfig{
+		Outbox: store, Publisher: pub, Lease: 100 * time.Millisecond,
+		RetryBackoff: 10 * time.Millisecond, MaxBackoff: 20 * time.Millisecond, PollInterval: 10 * time.Millisecond,
+	})
+	require.Eventually(t, func() bool { return pub.failures.Load() < 1_000_000-5 }, 5*time.Second, 5*time.Millisecond)
+	pub.failures.Store(0) // the broker is back
+	require.Eventually(t, func() bool { return len(store.Pending()) == 0 }, 5*time.Second, 5*time.Millisecond)
+	assert.Equal(t, want, pub.rec.ids())
+}
+
+func TestRelayFlushDrainsTheOutbox(t *testing.T) {
+	store := actorstest.NewStore()
+	want := fill(t, store, 120)
+	pub := &flaky{}
+	relay, err := messaging.NewRelay(messaging.RelayConfig{Outbox: store, Publisher: pub, Logger: quiet, BatchSize: 50})
+	require.NoError(t, err)
+	require.NoError(t, relay.Flush(context.Background()))
+	assert.Empty(t, store.Pending())
+	assert.Equal(t, want, pub.rec.ids())
+}
+
+func TestRelayEndToEndThroughTheBus(t *testing.T) {
+	store := actorstest.NewStore()
+	want := fill(t, store, 20)
+	bus := messaging.NewBus(4)
+	var r recorder
+	bus.Subscribe("events", r.handle)
+	runRelay(t, messaging.RelayConfig{Outbox: store, Publisher: bus})
+	require.Eventually(t, func() bool { return len(store.Pending()) == 0 }, 5*time.Second, 5*time.Millisecond)
+	assert.Equal(t, want, r.ids())
+}

@@ -1,0 +1,15 @@
+// Package password hashes and verifies passwords with argon2id and enforces
+// the password policy of the API contract.
+//
+// Hashing is the costliest thing the service does (about 57 ms and 19 MiB per
+// hash with the OWASP parameters), so a Hasher runs at most a fixed number of
+// hashes at once (by default one per CPU) and makes callers wait a bounded
+// time for a slot: past it, the caller gets actors.ErrOverloaded and the
+// client a 503 with Retry-After, instead of a queue that grows without end.
+//
+// Hashes are PHC strings ($argon2id$v=19$m=...,t=...,p=...$salt$hash), so the
+// parameters travel with each hash and can be raised without a migration.
+//
+// Imports: the standard library, x/crypto, zxcvbn-go and actors (for
+// ErrOverloaded, the one error the rest of the service maps).
+package password

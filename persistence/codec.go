@@ -1,0 +1,96 @@
+package persistence
+
+import (
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"time"
+
+	"github.com/pressly/goose/v3"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/acme/registrar/actors"
+)
+
+// Times are stored as Unix milliseconds, the precision the actors use.
+
+func millis(t time.Time) int64 { return t.UnixMilli() }
+
+func fromMillis(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
+
+func nullMillis(t time.Time) sql.NullInt64 {
+	if t.IsZero() {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: t.UnixMilli(), Valid: true}
+}
+
+func fromNullMillis(v sql.NullInt64) time.Time {
+	if !v.Valid {
+		return time.Time{}
+	}
+	return fromMillis(v.Int64)
+}
+
+func timestamp(t time.Time) *timestamppb.Timestamp { return timestamppb.New(t) }
+
+// encodeTimes stores a sliding log as a JSON array of Unix milliseconds.
+func encodeTimes(ts []time.Time) string {
+	ms := make([]int64, len(ts))
+	for i, t := range ts {
+		ms[i] = t.UnixMilli()
+	}
+	b, _ := json.Marshal(ms) // []int64 always marshals
+	return string(b)
+}
+
+func decodeTimes(s string) ([]time.Time, error) {
+	var ms []int64
+	if err := json.Unmarshal([]byte(s), &ms); err != nil {
+		return nil, fmt.Errorf("decode time log: %w", err)
+	}
+	if len(ms) == 0 {
+		return nil, nil
+	}
+	out := make([]time.Time, len(ms))
+	for i, m := range ms {
+		out[i] = fromMillis(m)
+	}
+	return out, nil
+}
+
+func parseStatus(s string) (actors.Status, error) {
+	switch s {
+	case "pending":
+		return actors.StatusPending, nil
+	case "active":
+		return actors.StatusActive, nil
+	}
+	return 0, fmt.Errorf("unknown registration status %q", s)
+}
+
+func nilIfEmpty(b []byte) []byte {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
+}
+
+func subFS(fsys fs.FS, dir string) (fs.FS, error) {
+	sub, err := fs.Sub(fsys, dir)
+	if err != nil {
+		return nil, fmt.Errorf("migrations %s: %w", dir, err)
+	}
+	return sub, nil
+}
+
+func logMigrations(logger *slog.Logger, dialect string, results []*goose.MigrationResult) {
+	if logger == nil {
+		return
+	}
+	for _, r := range results {
+		logger.Info("applied migration", "dialect", dialect, "version", r.Source.Version, "duration", r.Duration)
+	}
+}

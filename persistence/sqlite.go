@@ -1,0 +1,289 @@
+package persistence
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/pressly/goose/v3"
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+
+	"github.com/acme/registrar/actors"
+	"github.com/acme/registrar/persistence/migrations"
+	registrationv1 "github.com/acme/registrar/protos/registration/v1"
+)
+
+// SQLite is the embedded store: registrations and outbox in one SQLite file
+// (pure Go, no cgo). SQLite has a single writer, so writes go through a pool
+// of exactly one connection (no busy-wait storms) and reads through a pool of
+// their own; WAL lets them run side by side.
+type SQLite struct {
+	writer *sql.DB
+	reader *sql.DB
+	notify chan struct{}
+}
+
+// SQLiteConfig configures OpenSQLite.
+type SQLiteConfig struct {
+	// Path of the database file; its directory is created if missing.
+	Path string
+	// Synchronous is SQLite's synchronous pragma: "FULL" (default) syncs the
+	// WAL at every commit, so an answered request survives a power loss too;
+	// "NORMAL" survives a crash of the process but may lose the last commits
+	// on a power loss.
+	Synchronous string
+	Logger      *slog.Logger
+}
+
+// OpenSQLite opens (creating if needed) and migrates the database.
+func OpenSQLite(ctx context.Context, cfg SQLiteConfig) (*SQLite, error) {
+	if cfg.Path == "" {
+		return nil, errors.New("sqlite: empty path")
+	}
+	sync := strings.ToUpper(cfg.Synchronous)
+	if sync == "" {
+		sync = "FULL"
+	}
+	if sync != "FULL" && sync != "NORMAL" {
+		return nil, fmt.Errorf("sqlite: synchronous must be FULL or NORMAL, got %q", cfg.Synchronous)
+	}
+	if dir := filepath.Dir(cfg.Path); dir != "." {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("sqlite: create directory: %w", err)
+		}
+	}
+	pragmas := []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(" + sync + ")"}
+	writer, err := sql.Open("sqlite", dsn(cfg.Path, pragmas, "immediate"))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open: %w", err)
+	}
+	writer.SetMaxOpenConns(1)
+	writer.SetConnMaxIdleTime(0)
+	reader, err := sql.Open("sqlite", dsn(cfg.Path, append(pragmas, "query_only(1)"), ""))
+	if err != nil {
+		_ = writer.Close()
+		return nil, fmt.Errorf("sqlite: open: %w", err)
+	}
+	reader.SetMaxOpenConns(8)
+	s := &SQLite{writer: writer, reader: reader, notify: make(chan struct{}, 1)}
+	if err := s.migrate(ctx, cfg.Logger); err != nil {
+		_ = s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func dsn(path string, pragmas []string, txlock string) string {
+	q := url.Values{}
+	for _, p := range pragmas {
+		q.Add("_pragma", p)
+	}
+	if txlock != "" {
+		q.Set("_txlock", txlock)
+	}
+	return "file:" + path + "?" + q.Encode()
+}
+
+func (s *SQLite) migrate(ctx context.Context, logger *slog.Logger) error {
+	fsys, err := subFS(migrations.SQLite, "sqlite")
+	if err != nil {
+		return err
+	}
+	p, err := goose.NewProvider(goose.DialectSQLite3, s.writer, fsys)
+	if err != nil {
+		return fmt.Errorf("sqlite: migrations: %w", err)
+	}
+	results, err := p.Up(ctx)
+	if err != nil {
+		return fmt.Errorf("sqlite: migrate: %w", err)
+	}
+	logMigrations(logger, "sqlite", results)
+	return nil
+}
+
+// Close closes both pools.
+func (s *SQLite) Close() error {
+	return errors.Join(s.reader.Close(), s.writer.Close())
+}
+
+// Ping checks that the database answers (readiness).
+func (s *SQLite) Ping(ctx context.Context) error {
+	var one int
+	if err := s.reader.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+		return fmt.Errorf("sqlite: ping: %w", err)
+	}
+	return nil
+}
+
+const sqliteColumns = `email, id, password_hash, status, generation, code_mac, code_issued_at,
+	code_expires_at, code_attempts, code_expiry_noted, failures, issues, created_at, activated_at,
+	updated_at, version`
+
+// Load implements actors.Store.
+func (s *SQLite) Load(ctx context.Context, email string) (*actors.Registration, error) {
+	row := s.reader.QueryRowContext(ctx, `SELECT `+sqliteColumns+` FROM registrations WHERE email = ?`, email)
+	var (
+		r                                actors.Registration
+		status, failures, issues         string
+		issuedAt, expiresAt, activatedAt sql.NullInt64
+		createdAt, updatedAt             int64
+		noted                            bool
+	)
+	err := row.Scan(&r.Email, &r.ID, &r.PasswordHash, &status, &r.Generation, &r.Code.MAC, &issuedAt,
+		&expiresAt, &r.Code.Attempts, &noted, &failures, &issues, &createdAt, &activatedAt, &updatedAt, &r.Version)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, actors.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: load registration: %w", err)
+	}
+	if r.Status, err = parseStatus(status); err != nil {
+		return nil, err
+	}
+	if r.Failures, err = decodeTimes(failures); err != nil {
+		return nil, err
+	}
+	if r.Issues, err = decodeTimes(issues); err != nil {
+		return nil, err
+	}
+	r.Code.ExpiryNoted = noted
+	r.Code.IssuedAt, r.Code.ExpiresAt = fromNullMillis(issuedAt), fromNullMillis(expiresAt)
+	r.CreatedAt, r.UpdatedAt, r.ActivatedAt = fromMillis(createdAt), fromMillis(updatedAt), fromNullMillis(activatedAt)
+	return &r, nil
+}
+
+// Save implements actors.Store.
+func (s *SQLite) Save(ctx context.Context, reg *actors.Registration, msgs []*registrationv1.Envelope) error {
+	if reg.Version < 1 {
+		return actors.ErrConflict
+	}
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: begin: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+
+	args := []any{reg.Email, reg.ID, reg.PasswordHash, reg.Status.String(), reg.Generation, nilIfEmpty(reg.Code.MAC),
+		nullMillis(reg.Code.IssuedAt), nullMillis(reg.Code.ExpiresAt), reg.Code.Attempts, reg.Code.ExpiryNoted,
+		encodeTimes(reg.Failures), encodeTimes(reg.Issues), millis(reg.CreatedAt), nullMillis(reg.ActivatedAt),
+		millis(reg.UpdatedAt), reg.Version}
+	var res sql.Result
+	if reg.Version == 1 {
+		res, err = tx.ExecContext(ctx, `INSERT INTO registrations (`+sqliteColumns+`)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`, args...)
+	} else {
+		res, err = tx.ExecContext(ctx, `UPDATE registrations SET id = ?2, password_hash = ?3, status = ?4,
+			generation = ?5, code_mac = ?6, code_issued_at = ?7, code_expires_at = ?8, code_attempts = ?9,
+			code_expiry_noted = ?10, failures = ?11, issues = ?12, created_at = ?13, activated_at = ?14,
+			updated_at = ?15, version = ?16
+			WHERE email = ?1 AND version = ?16 - 1`, args...)
+	}
+	if err != nil {
+		return fmt.Errorf("sqlite: save registration: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("sqlite: save registration: %w", err)
+	} else if n == 0 {
+		return actors.ErrConflict
+	}
+	if err := s.append(ctx, tx, msgs); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: commit: %w", err)
+	}
+	if len(msgs) > 0 {
+		select {
+		case s.notify <- struct{}{}:
+		default:
+		}
+	}
+	return nil
+}
+
+func (s *SQLite) append(ctx context.Context, tx *sql.Tx, msgs []*registrationv1.Envelope) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	stmt, err := tx.PrepareContext(ctx, `INSERT INTO outbox (id, topic, key, type, source, time, payload)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		return fmt.Errorf("sqlite: prepare outbox insert: %w", err)
+	}
+	defer func() { _ = stmt.Close() }()
+	for _, m := range msgs {
+		if _, err := stmt.ExecContext(ctx, m.GetId(), m.GetTopic(), m.GetKey(), m.GetType(), m.GetSource(),
+			millis(m.GetTime().AsTime()), m.GetPayload()); err != nil {
+			return fmt.Errorf("sqlite: append to outbox: %w", err)
+		}
+	}
+	return nil
+}
+
+// Claim returns up to limit messages whose lease is free, oldest first, and
+// leases them for lease.
+func (s *SQLite) Claim(ctx context.Context, limit int, lease time.Duration) ([]*registrationv1.Envelope, error) {
+	now := time.Now()
+	rows, err := s.writer.QueryContext(ctx, `UPDATE outbox SET claimed_until = ?
+		WHERE seq IN (SELECT seq FROM outbox WHERE claimed_until <= ? ORDER BY seq LIMIT ?)
+		RETURNING seq, id, topic, key, type, source, time, payload`,
+		millis(now.Add(lease)), millis(now), limit)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: claim outbox: %w", err)
+	}
+	defer func() { _ = rows.Close() }()
+	type claimed struct {
+		seq int64
+		env *registrationv1.Envelope
+	}
+	var out []claimed
+	for rows.Next() {
+		var (
+			c  claimed
+			at int64
+			m  = &registrationv1.Envelope{}
+		)
+		if err := rows.Scan(&c.seq, &m.Id, &m.Topic, &m.Key, &m.Type, &m.Source, &at, &m.Payload); err != nil {
+			return nil, fmt.Errorf("sqlite: claim outbox: %w", err)
+		}
+		m.Time = timestamp(fromMillis(at))
+		c.env = m
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: claim outbox: %w", err)
+	}
+	// RETURNING gives no order guarantee.
+	slices.SortFunc(out, func(a, b claimed) int { return int(a.seq - b.seq) })
+	envs := make([]*registrationv1.Envelope, len(out))
+	for i, c := range out {
+		envs[i] = c.env
+	}
+	return envs, nil
+}
+
+// Delete removes delivered messages; unknown ids are ignored.
+func (s *SQLite) Delete(ctx context.Context, ids []string) error {
+	for chunk := range slices.Chunk(ids, 500) {
+		args := make([]any, len(chunk))
+		for i, id := range chunk {
+			args[i] = id
+		}
+		q := `DELETE FROM outbox WHERE id IN (?` + strings.Repeat(", ?", len(chunk)-1) + `)`
+		if _, err := s.writer.ExecContext(ctx, q, args...); err != nil {
+			return fmt.Errorf("sqlite: delete from outbox: %w", err)
+		}
+	}
+	return nil
+}
+
+// Notify receives a value after a commit that added messages.
+func (s *SQLite) Notify() <-chan struct{} { return s.notify }
