@@ -1,6 +1,3 @@
-// Package address validates and normalizes email addresses by the identity
-// rules of the API contract. It imports only the standard library and
-// x/net/idna.
 package address
 
 import (

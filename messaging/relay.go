@@ -107,7 +107,9 @@ func (r *Relay) Flush(ctx context.Context) error {
 }
 
 // relayBatch claims one batch, publishes it (retrying for up to half the
-// lease) and deletes it. It returns how many messages it relayed.
+// lease) and deletes it. It returns how many messages it relayed. Once a
+// batch is claimed it is seen through even if ctx ends (shutdown): left
+// half-done, its messages would stay leased and miss the final flush.
 func (r *Relay) relayBatch(ctx context.Context) (int, error) {
 	batch, err := r.cfg.Outbox.Claim(ctx, r.cfg.BatchSize, r.cfg.Lease)
 	if err != nil {
@@ -116,26 +118,28 @@ func (r *Relay) relayBatch(ctx context.Context) (int, error) {
 	if len(batch) == 0 {
 		return 0, nil
 	}
-	giveUp := time.Now().Add(r.cfg.Lease / 2)
+	work, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.Lease/2)
+	defer cancel()
 	backoff := r.cfg.RetryBackoff
 	for {
-		err = r.cfg.Publisher.Publish(ctx, batch)
+		err = r.cfg.Publisher.Publish(work, batch)
 		if err == nil {
 			break
 		}
 		r.stats.failures.Add(1)
-		if ctx.Err() != nil || time.Now().Add(backoff).After(giveUp) {
+		deadline, _ := work.Deadline()
+		if ctx.Err() != nil || time.Now().Add(backoff).After(deadline) {
 			return 0, fmt.Errorf("publish %d messages: %w", len(batch), err)
 		}
 		r.cfg.Logger.Warn("publish failed, retrying", "messages", len(batch), "error", err, "retry_in", backoff)
 		select {
 		case <-ctx.Done():
-			return 0, ctx.Err()
+			return 0, fmt.Errorf("publish %d messages: %w", len(batch), err)
 		case <-time.After(backoff):
 		}
 		backoff = min(backoff*2, r.cfg.MaxBackoff)
 	}
-	if err := r.cfg.Outbox.Delete(ctx, ids(batch)); err != nil {
+	if err := r.cfg.Outbox.Delete(work, ids(batch)); err != nil {
 		// Published but not deleted: they will be published again after
 		// the lease; consumers deduplicate.
 		return 0, fmt.Errorf("delete %d published messages: %w", len(batch), err)

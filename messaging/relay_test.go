@@ -131,3 +131,40 @@ func TestRelayEndToEndThroughTheBus(t *testing.T) {
 	require.Eventually(t, func() bool { return len(store.Pending()) == 0 }, 5*time.Second, 5*time.Millisecond)
 	assert.Equal(t, want, r.ids())
 }
+
+// gate is a Publisher that blocks until released.
+type gate struct {
+	entered chan struct{}
+	release chan struct{}
+	rec     recorder
+}
+
+func (g *gate) Publish(ctx context.Context, msgs []*registrationv1.Envelope) error {
+	g.entered <- struct{}{}
+	<-g.release
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	for _, m := range msgs {
+		_ = g.rec.handle(ctx, m)
+	}
+	return nil
+}
+
+func TestRelayStoppedMidBatchFinishesTheBatch(t *testing.T) {
+	store := actorstest.NewStore()
+	want := fill(t, store, 3)
+	pub := &gate{entered: make(chan struct{}, 1), release: make(chan struct{})}
+	relay, err := messaging.NewRelay(messaging.RelayConfig{Outbox: store, Publisher: pub, Logger: quiet})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- relay.Run(ctx) }()
+
+	<-pub.entered // a batch is being published
+	cancel()      // shutdown begins
+	close(pub.release)
+	require.NoError(t, <-done)
+	assert.Equal(t, want, pub.rec.ids(), "the claimed batch must be delivered, not left leased")
+	assert.Empty(t, store.Pending(), "and deleted")
+}

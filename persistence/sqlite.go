@@ -78,6 +78,13 @@ func OpenSQLite(ctx context.Context, cfg SQLiteConfig) (*SQLite, error) {
 		_ = s.Close()
 		return nil, err
 	}
+	// One process owns an embedded database, so claims left by a previous
+	// run (a crash between publish and delete) are stale: release them now
+	// instead of letting their emails wait for the lease to run out.
+	if _, err := s.writer.ExecContext(ctx, `UPDATE outbox SET claimed_until = 0 WHERE claimed_until > 0`); err != nil {
+		_ = s.Close()
+		return nil, fmt.Errorf("sqlite: release stale outbox claims: %w", err)
+	}
 	return s, nil
 }
 
@@ -220,8 +227,13 @@ func (s *SQLite) append(ctx context.Context, tx *sql.Tx, msgs []*registrationv1.
 	}
 	defer func() { _ = stmt.Close() }()
 	for _, m := range msgs {
+		// A message whose fields are all defaults encodes to no bytes at all.
+		payload := m.GetPayload()
+		if payload == nil {
+			payload = []byte{}
+		}
 		if _, err := stmt.ExecContext(ctx, m.GetId(), m.GetTopic(), m.GetKey(), m.GetType(), m.GetSource(),
-			millis(m.GetTime().AsTime()), m.GetPayload()); err != nil {
+			millis(m.GetTime().AsTime()), payload); err != nil {
 			return fmt.Errorf("sqlite: append to outbox: %w", err)
 		}
 	}

@@ -4,11 +4,14 @@ import (
 	"context"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/acme/registrar/actors"
 	"github.com/acme/registrar/actors/storetest"
 	"github.com/acme/registrar/persistence"
+	registrationv1 "github.com/acme/registrar/protos/registration/v1"
 )
 
 func openSQLite(tb testing.TB, path string) *persistence.SQLite {
@@ -38,4 +41,21 @@ func TestSQLiteRefusesAnUnknownSynchronousMode(t *testing.T) {
 		Path: filepath.Join(t.TempDir(), "x.db"), Synchronous: "OFF",
 	})
 	require.Error(t, err)
+}
+
+func TestSQLiteReleasesClaimsOfAPreviousRunAtOpen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "registrar.db")
+	ctx := context.Background()
+	first := openSQLite(t, path)
+	reg := &actors.Registration{ID: "u1", Email: "a@example.com", Status: actors.StatusPending, Version: 1}
+	require.NoError(t, first.Save(ctx, reg, []*registrationv1.Envelope{{Id: "m1", Topic: "t", Key: "u1", Type: "x"}}))
+	claimed, err := first.Claim(ctx, 10, time.Hour)
+	require.NoError(t, err)
+	require.Len(t, claimed, 1)
+	require.NoError(t, first.Close()) // the process dies before deleting it
+
+	second := openSQLite(t, path)
+	again, err := second.Claim(ctx, 10, time.Hour)
+	require.NoError(t, err)
+	require.Len(t, again, 1, "the message must not wait an hour for its lease")
 }

@@ -174,6 +174,18 @@ func Run(t *testing.T, open func(t *testing.T) Subject) {
 		}
 	})
 
+	t.Run("a message with an empty payload is stored", func(t *testing.T) {
+		s := open(t)
+		r := pending("empty@example.com", base)
+		m := envelope(t, "m-empty", r.ID)
+		m.Payload = nil // proto.Marshal of a message whose fields are all defaults
+		require.NoError(t, s.Save(ctx, r, []*registrationv1.Envelope{m}))
+		got, err := s.Claim(ctx, 10, time.Minute)
+		require.NoError(t, err)
+		require.Len(t, got, 1)
+		assert.Empty(t, got[0].GetPayload())
+	})
+
 	t.Run("a claim hides messages until the lease runs out, then they come back", func(t *testing.T) {
 		s := open(t)
 		r := pending("lease@example.com", base)

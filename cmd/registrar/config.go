@@ -9,6 +9,7 @@ import (
 	"net/mail"
 	"net/netip"
 	"net/url"
+	"reflect"
 	"strings"
 	"time"
 
@@ -67,9 +68,33 @@ func loadConfig(environ []string) (Config, error) {
 		}
 	}
 	if err := env.ParseWithOptions(&cfg, env.Options{Environment: vars}); err != nil {
-		return cfg, fmt.Errorf("configuration: %w", err)
+		return cfg, parseErrors(err)
 	}
 	return cfg, cfg.validate()
+}
+
+// parseErrors restates env's errors with the variable's name instead of the
+// Go field's, and without the value.
+func parseErrors(err error) error {
+	var agg env.AggregateError
+	if !errors.As(err, &agg) {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	vars := map[string]string{}
+	t := reflect.TypeFor[Config]()
+	for i := range t.NumField() {
+		vars[t.Field(i).Name] = t.Field(i).Tag.Get("env")
+	}
+	var errs []error
+	for _, e := range agg.Errors {
+		var pe env.ParseError
+		if errors.As(e, &pe) {
+			errs = append(errs, fmt.Errorf("%s: not a valid %s", vars[pe.Name], pe.Type))
+			continue
+		}
+		errs = append(errs, e)
+	}
+	return errors.Join(errs...)
 }
 
 func (c *Config) validate() error {

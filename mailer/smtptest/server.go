@@ -51,6 +51,7 @@ type Server struct {
 	mu       sync.Mutex
 	msgs     []Message
 	refusals []*smtp.SMTPError
+	refused  int
 	changed  chan struct{}
 }
 
@@ -130,6 +131,20 @@ func (s *Server) Refuse(errs ...*smtp.SMTPError) {
 	s.refusals = append(s.refusals, errs...)
 }
 
+// Refused counts the messages refused so far.
+func (s *Server) Refused() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.refused
+}
+
+// Accept drops the refusals not used yet: every next message is accepted.
+func (s *Server) Accept() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.refusals = nil
+}
+
 // Temporary and Permanent are ready-made refusals.
 var (
 	Temporary = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "try again later"}
@@ -182,6 +197,7 @@ func (s *Server) nextRefusal() *smtp.SMTPError {
 	}
 	r := s.refusals[0]
 	s.refusals = s.refusals[1:]
+	s.refused++
 	return r
 }
 

@@ -1,0 +1,104 @@
+package main
+
+import (
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestDefaultsMatchTheContract(t *testing.T) {
+	cfg, err := loadConfig(nil)
+	require.NoError(t, err)
+	assert.Equal(t, ":8080", cfg.HTTPAddr)
+	assert.Equal(t, "data/registrar.db", cfg.sqlitePath)
+	assert.Empty(t, cfg.KafkaBrokers)
+	assert.Empty(t, cfg.SMTPURL)
+	assert.Equal(t, "no-reply@localhost", cfg.MailFrom)
+	assert.Equal(t, 60*time.Second, cfg.CodeTTL)
+	assert.Equal(t, 3, cfg.CodeMaxAttempts)
+	assert.Equal(t, 30*time.Second, cfg.CodeResendCooldown)
+	assert.Equal(t, 5, cfg.CodeHourlyLimit)
+	assert.Equal(t, 10, cfg.AccountFailureLimit)
+	assert.Equal(t, 24*time.Hour, cfg.AccountFailureWindow)
+	assert.Equal(t, 60, cfg.RateLimitPerIP)
+}
+
+func TestConfigRefusesBadValuesNamingTheVariable(t *testing.T) {
+	tests := map[string]string{
+		"CODE_TTL=soon":                    "CODE_TTL",
+		"CODE_TTL=-5s":                     "CODE_TTL",
+		"CODE_MAX_ATTEMPTS=0":              "CODE_MAX_ATTEMPTS",
+		"ACCOUNT_FAILURE_LIMIT=1000":       "ACCOUNT_FAILURE_LIMIT",
+		"ACCOUNT_FAILURE_WINDOW=0s":        "ACCOUNT_FAILURE_WINDOW",
+		"RATE_LIMIT_PER_IP=-1":             "RATE_LIMIT_PER_IP",
+		"RATE_LIMIT_PER_IP=lots":           "RATE_LIMIT_PER_IP",
+		"DATABASE_URL=mysql://x":           "DATABASE_URL",
+		"DATABASE_URL=sqlite:":             "DATABASE_URL",
+		"MAIL_FROM=not an address":         "MAIL_FROM",
+		"SMTP_URL=http://mail.example.com": "SMTP_URL",
+		"LOG_LEVEL=loud":                   "LOG_LEVEL",
+		"LOG_FORMAT=xml":                   "LOG_FORMAT",
+		"TRUSTED_PROXIES=10.0.0.0/33":      "TRUSTED_PROXIES",
+		"PROXY_HEADER=X-Forwarded-For":     "PROXY_HEADER",
+		"ACTOR_SHARDS=0":                   "ACTOR_SHARDS",
+		"SQLITE_SYNCHRONOUS=OFF":           "SQLITE_SYNCHRONOUS",
+		"HASH_MAX_WAIT=0s":                 "HASH_MAX_WAIT",
+	}
+	for kv, name := range tests {
+		_, err := loadConfig([]string{kv})
+		require.Error(t, err, kv)
+		assert.Contains(t, err.Error(), name, kv)
+	}
+}
+
+func TestConfigNeverEchoesSecrets(t *testing.T) {
+	for _, kv := range []string{
+		"CODE_HMAC_KEY=tooshort-hunter2",
+		"SMTP_URL=ftp://mailer:hunter2@mail.example.com",
+	} {
+		_, err := loadConfig([]string{kv})
+		require.Error(t, err, kv)
+		assert.NotContains(t, err.Error(), "hunter2", kv)
+	}
+}
+
+func TestConfigAcceptsProxiesAndKeys(t *testing.T) {
+	cfg, err := loadConfig([]string{
+		"TRUSTED_PROXIES=10.0.0.0/8, 192.168.1.7", "PROXY_HEADER=X-Forwarded-For",
+		"CODE_HMAC_KEY=" + strings.Repeat("ab", 32), "LOG_FORMAT=json", "LOG_LEVEL=debug",
+	})
+	require.NoError(t, err)
+	require.Len(t, cfg.trusted, 2)
+	assert.Equal(t, "192.168.1.7/32", cfg.trusted[1].String())
+	assert.Equal(t, slog.LevelDebug, cfg.logLevel)
+}
+
+func TestEmbeddedKeyIsGeneratedOnceAndKept(t *testing.T) {
+	dir := t.TempDir()
+	cfg, err := loadConfig([]string{"DATABASE_URL=sqlite:" + filepath.Join(dir, "db", "registrar.db")})
+	require.NoError(t, err)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+
+	first, err := codeKey(cfg, log)
+	require.NoError(t, err)
+	assert.Len(t, first, 32)
+	info, err := os.Stat(filepath.Join(dir, "db", "code_hmac.key"))
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), info.Mode().Perm(), "the key file is private")
+
+	second, err := codeKey(cfg, log)
+	require.NoError(t, err)
+	assert.Equal(t, first, second, "a restart must keep the key, or pending codes stop matching")
+
+	cfg.CodeHMACKey = strings.Repeat("cd", 32)
+	explicit, err := codeKey(cfg, log)
+	require.NoError(t, err)
+	assert.Equal(t, strings.Repeat("\xcd", 32), string(explicit), "CODE_HMAC_KEY wins")
+}
