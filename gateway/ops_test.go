@@ -54,12 +54,12 @@ func TestOpenAPIDocument(t *testing.T) {
 	var doc struct {
 		OpenAPI    string `json:"openapi"`
 		Components struct {
-			SecuritySchemes map[string]map[string]any `json:"securitySchemes"`
+			SecuritySchemes map[string]map[string]any  `json:"securitySchemes"`
 			Schemas         map[string]json.RawMessage `json:"schemas"`
 		} `json:"components"`
 		Paths map[string]map[string]struct {
-			Security  []map[string][]string        `json:"security"`
-			Responses map[string]json.RawMessage   `json:"responses"`
+			Security  []map[string][]string      `json:"security"`
+			Responses map[string]json.RawMessage `json:"responses"`
 		} `json:"paths"`
 	}
 	require.NoError(t, json.Unmarshal([]byte(r.raw), &doc))

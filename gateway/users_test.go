@@ -169,7 +169,7 @@ func TestRegister(t *testing.T) {
 			assert.Equal(t, "unsupported_media_type", r.code(), enc)
 		}
 		r := e.do(request{method: http.MethodPost, path: "/v1/users",
-			body: registerBody("ann@example.com", e.secret("correct horse battery staple")),
+			body:   registerBody("ann@example.com", e.secret("correct horse battery staple")),
 			header: map[string]string{"Content-Encoding": "identity"}})
 		assert.Equal(t, http.StatusCreated, r.status)
 	})
@@ -417,4 +417,3 @@ func TestUnavailableActorsAnswer503(t *testing.T) {
 	e.store.FailWith(nil)
 	assert.Equal(t, http.StatusCreated, e.register("ann@example.com", e.secret("correct horse battery staple")).status)
 }
-

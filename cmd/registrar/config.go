@@ -15,7 +15,8 @@ import (
 
 	"github.com/caarlos0/env/v11"
 
-	"github.com/acme/registrar/actors")
+	"github.com/acme/registrar/actors"
+)
 
 // Config is the registrar's configuration, read from the environment only
 // here. The first block is the API contract's table; the rest are
