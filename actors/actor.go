@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -60,13 +61,13 @@ func (a *registrationActor) Receive(ctx actor.Context) {
 		a.serve(ctx, msg.GetDeadline(), func() *registrationv1.Reply { return a.register(msg) })
 	case *registrationv1.Activate:
 		a.serve(ctx, msg.GetDeadline(), func() *registrationv1.Reply {
-			return a.authenticated(msg.GetPassword(), func(cur *Registration, ok bool, now time.Time) (Decision, error) {
+			return a.authenticated("activate", msg.GetPassword(), func(cur *Registration, ok bool, now time.Time) (Decision, error) {
 				return a.deps.rules.Activate(cur, ok, msg.GetCode(), now), nil
 			})
 		})
 	case *registrationv1.ResendCode:
 		a.serve(ctx, msg.GetDeadline(), func() *registrationv1.Reply {
-			return a.authenticated(msg.GetPassword(), func(cur *Registration, ok bool, now time.Time) (Decision, error) {
+			return a.authenticated("resend_code", msg.GetPassword(), func(cur *Registration, ok bool, now time.Time) (Decision, error) {
 				code, err := NewCode(a.deps.random)
 				if err != nil {
 					return Decision{}, err
@@ -76,7 +77,7 @@ func (a *registrationActor) Receive(ctx actor.Context) {
 		})
 	case *registrationv1.GetAccount:
 		a.serve(ctx, msg.GetDeadline(), func() *registrationv1.Reply {
-			return a.authenticated(msg.GetPassword(), func(cur *Registration, ok bool, now time.Time) (Decision, error) {
+			return a.authenticated("me", msg.GetPassword(), func(cur *Registration, ok bool, now time.Time) (Decision, error) {
 				return a.deps.rules.Describe(cur, ok, now), nil
 			})
 		})
@@ -131,9 +132,12 @@ func (a *registrationActor) register(msg *registrationv1.Register) *registration
 // authenticated runs the credential checks every authenticated command
 // shares: a locked account answers before its password is verified; an
 // unknown email verifies a dummy hash so that it takes as long as a known one.
-func (a *registrationActor) authenticated(password string, op func(cur *Registration, passwordOK bool, now time.Time) (Decision, error)) *registrationv1.Reply {
+// Every outcome is logged (ASVS 16.3.1) with the user id, never the email of
+// an unknown account, the password or the code.
+func (a *registrationActor) authenticated(operation, password string, op func(cur *Registration, passwordOK bool, now time.Time) (Decision, error)) *registrationv1.Reply {
 	return a.decide(func(cur *Registration, now time.Time) (Decision, error) {
 		if err := a.deps.rules.Precheck(cur, now); err != nil {
+			a.logAuthentication(operation, cur, "locked")
 			return Decision{Err: err}, nil
 		}
 		hash := a.deps.dummyHash
@@ -144,8 +148,25 @@ func (a *registrationActor) authenticated(password string, op func(cur *Registra
 		if err != nil {
 			return Decision{}, err
 		}
+		switch {
+		case cur == nil:
+			a.logAuthentication(operation, cur, "unknown_account")
+		case !ok:
+			a.logAuthentication(operation, cur, "wrong_password")
+		default:
+			a.logAuthentication(operation, cur, "success")
+		}
 		return op(cur, ok && cur != nil, a.deps.now())
 	})
+}
+
+func (a *registrationActor) logAuthentication(operation string, cur *Registration, result string) {
+	level := slog.LevelInfo
+	if result == "success" {
+		level = slog.LevelDebug
+	}
+	a.deps.logger.Log(context.Background(), level, "authentication",
+		"operation", operation, "result", result, "user_id", a.userID())
 }
 
 // maxConflicts bounds the reload-and-retry loop on version conflicts, which

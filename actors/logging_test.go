@@ -5,7 +5,6 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -13,31 +12,14 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/acme/registrar/internal/testkit"
 	registrationv1 "github.com/acme/registrar/protos/registration/v1"
 )
-
-// syncBuffer is a bytes.Buffer safe for the actor system's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 const secret = "hunter2-correct-horse"
 
 func TestDeadLettersNeverLogPasswords(t *testing.T) {
-	var out syncBuffer
+	var out testkit.Buffer
 	system := newActorSystem(slog.New(slog.NewJSONHandler(&out, nil)))
 	defer system.Shutdown()
 

@@ -2,10 +2,12 @@ package actors_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -17,30 +19,12 @@ import (
 
 	"github.com/acme/registrar/actors"
 	"github.com/acme/registrar/actors/actorstest"
+	"github.com/acme/registrar/internal/testkit"
 	registrationv1 "github.com/acme/registrar/protos/registration/v1"
 )
 
-// clock is a settable clock for the rules. Timers still run on real time, so
-// tests of the expiry timer use the real clock instead.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 type harness struct {
-	clock     *clock
+	clock     *testkit.Clock
 	reg       *actors.Registry
 	store     *actorstest.Store
 	passwords *actorstest.Passwords
@@ -50,7 +34,7 @@ type harness struct {
 func newHarness(t *testing.T, tune func(p *actors.Policy, c *actors.Config)) *harness {
 	t.Helper()
 	policy := actors.DefaultPolicy()
-	h := &harness{store: actorstest.NewStore(), passwords: &actorstest.Passwords{}, clock: &clock{now: time.Now()}}
+	h := &harness{store: actorstest.NewStore(), passwords: &actorstest.Passwords{}, clock: testkit.NewClock(time.Now())}
 	h.cfg = actors.Config{
 		Now:            h.clock.Now,
 		Store:          h.store,
@@ -452,4 +436,39 @@ func TestRegistryRespectsTheCallersDeadline(t *testing.T) {
 	_, err := h.reg.Register(expired, "dl@example.com", actorstest.Hash("pw"))
 	require.ErrorIs(t, err, actors.ErrUnavailable)
 	assert.Empty(t, h.store.Pending(), "a request past its deadline must not be carried out")
+}
+
+func TestRegistryLogsEveryAuthenticationOutcome(t *testing.T) {
+	var out testkit.Buffer
+	h := newHarness(t, func(p *actors.Policy, c *actors.Config) {
+		p.FailureLimit = 2
+		c.Logger = slog.New(slog.NewJSONHandler(&out, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	const email, pw = "log@example.com", "correct horse battery"
+	acc, err := h.reg.Register(ctx, email, actorstest.Hash(pw))
+	require.NoError(t, err)
+	_, _ = h.reg.Describe(ctx, email, pw)
+	_, _ = h.reg.Describe(ctx, email, "wrong-password-1")
+	_, _ = h.reg.Describe(ctx, email, "wrong-password-2")
+	_, _ = h.reg.Describe(ctx, email, pw)
+	_, _ = h.reg.Describe(ctx, "stranger@example.com", pw)
+
+	var got []string
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		var rec struct {
+			Msg    string `json:"msg"`
+			Result string `json:"result"`
+			UserID string `json:"user_id"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(line), &rec))
+		if rec.Msg == "authentication" {
+			got = append(got, rec.Result+" "+rec.UserID)
+		}
+	}
+	assert.Equal(t, []string{
+		"success " + acc.ID, "wrong_password " + acc.ID, "wrong_password " + acc.ID, "locked " + acc.ID, "unknown_account ",
+	}, got)
+	assert.NotContains(t, out.String(), "wrong-password", "passwords never reach the log")
+	assert.NotContains(t, out.String(), "stranger@example.com", "nor the email of an unknown account")
+	assert.False(t, testkit.ContainsToken(out.String(), h.lastCode(t, email)), "nor a code")
 }

@@ -2,7 +2,6 @@ package e2e_test
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,10 +10,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/acme/registrar/internal/testkit"
 )
 
 // binDir holds the binaries built once for all tests, as `make build` does.
@@ -44,36 +44,19 @@ func TestMain(m *testing.M) {
 type process struct {
 	t      *testing.T
 	cmd    *exec.Cmd
-	stdout *lockedBuffer
-	stderr *lockedBuffer
+	stdout *testkit.Buffer
+	stderr *testkit.Buffer
 	addr   chan string
 	exited chan struct{}
 	err    error
 	base   string
 }
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // start runs a binary with env (plus JSON logs on an ephemeral port) and
 // waits until /readyz answers 200.
 func start(t *testing.T, name string, env ...string) *process {
 	t.Helper()
-	p := &process{t: t, stdout: &lockedBuffer{}, stderr: &lockedBuffer{}, addr: make(chan string, 1), exited: make(chan struct{})}
+	p := &process{t: t, stdout: &testkit.Buffer{}, stderr: &testkit.Buffer{}, addr: make(chan string, 1), exited: make(chan struct{})}
 	p.cmd = exec.Command(filepath.Join(binDir, name))
 	p.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HTTP_ADDR=127.0.0.1:0", "LOG_FORMAT=json"}, env...)
 	p.cmd.Stdout = p.stdout

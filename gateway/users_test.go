@@ -218,6 +218,7 @@ func TestActivate(t *testing.T) {
 		e := newEnv(t, options{})
 		pw, _ := e.pending("ann@example.com")
 		var bodies []string
+		before := e.hasher.verified.Load()
 		for name, auth := range map[string]string{
 			"missing":        "",
 			"other scheme":   "Bearer abc",
@@ -233,6 +234,9 @@ func TestActivate(t *testing.T) {
 			assert.Equal(t, "invalid_credentials", r.code(), name)
 			assert.Equal(t, wwwAuthenticate, r.header.Get("WWW-Authenticate"), name)
 			bodies = append(bodies, r.raw)
+			after := e.hasher.verified.Load()
+			assert.Equal(t, int64(1), after-before, "%s: every 401 costs exactly one password verification, so all take about as long", name)
+			before = after
 		}
 		for _, b := range bodies[1:] {
 			assert.Equal(t, bodies[0], b, "every 401 has the same body")

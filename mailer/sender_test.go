@@ -1,18 +1,17 @@
 package mailer_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/acme/registrar/internal/testkit"
 	"github.com/acme/registrar/mailer"
 	"github.com/acme/registrar/mailer/smtptest"
 )
@@ -80,7 +79,7 @@ func TestSenderContract(t *testing.T) {
 		senderContract(t, s, fromSMTP(srv))
 	})
 	t.Run("log", func(t *testing.T) {
-		var buf syncBuffer
+		var buf testkit.Buffer
 		senderContract(t, mailer.NewLog(&buf), func(t *testing.T) delivered {
 			out := buf.String()
 			header, body, ok := strings.Cut(out, "\n\n")
@@ -138,21 +137,4 @@ func TestNewSMTPRefusesBadURLsWithoutEchoingThem(t *testing.T) {
 		require.Error(t, err, "%q", u)
 		assert.NotContains(t, err.Error(), "hunter2")
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
