@@ -38,8 +38,10 @@ type registrationActor struct {
 	deps  *deps
 	self  *actor.PID
 
-	reg    *Registration // nil when the email is unknown
-	loaded bool          // reg reflects the store
+	// reg is the row as last read or written: for the expiry timer and the
+	// passivation check. Commands never decide on it: each reads the row
+	// afresh, because another registrar instance may have written it.
+	reg *Registration
 
 	cancelTimer scheduler.CancelFunc
 }
@@ -52,8 +54,8 @@ func (a *registrationActor) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:
 		a.self = ctx.Self()
-		// A failed load is retried by the next command, which answers 503
-		// while the store is down.
+		// Arms the timer of a pending code; a failed load changes nothing
+		// (every command loads again).
 		_ = a.load()
 	case *actor.Stopping, *actor.Restarting:
 		a.disarm()
@@ -103,7 +105,6 @@ func (a *registrationActor) serve(ctx actor.Context, deadline *timestamppb.Times
 	defer func() {
 		if p := recover(); p != nil {
 			ctx.Respond(unavailable())
-			a.loaded = false
 			panic(p)
 		}
 	}()
@@ -173,8 +174,10 @@ func (a *registrationActor) logAuthentication(operation string, cur *Registratio
 // only happen when another node wrote the row.
 const maxConflicts = 2
 
-// decide loads the state if needed, asks the rules, persists the decision and
-// builds the reply. Nothing is answered before the new state is stored.
+// decide reads the row, asks the rules, persists the decision and builds the
+// reply. Nothing is answered before the new state is stored, and nothing is
+// decided on a row older than this command: with several instances, an
+// actor's memory may be stale, and only writes are fenced by the version.
 func (a *registrationActor) decide(rule func(cur *Registration, now time.Time) (Decision, error)) *registrationv1.Reply {
 	for range maxConflicts {
 		if err := a.load(); err != nil {
@@ -193,13 +196,9 @@ func (a *registrationActor) decide(rule func(cur *Registration, now time.Time) (
 		}
 		err = a.persist(d)
 		if errors.Is(err, ErrConflict) {
-			a.loaded = false
 			continue
 		}
 		if err != nil {
-			// The write may or may not have happened: reload before the next
-			// command rather than trust memory.
-			a.loaded = false
 			a.deps.logger.Error("persist registration", "user_id", d.Next.ID, "error", err)
 			return unavailable()
 		}
@@ -230,10 +229,8 @@ func (a *registrationActor) persist(d Decision) error {
 	return nil
 }
 
+// load reads the row from the store.
 func (a *registrationActor) load() error {
-	if a.loaded {
-		return nil
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), a.deps.storeTimeout)
 	defer cancel()
 	reg, err := a.deps.store.Load(ctx, a.email)
@@ -246,7 +243,6 @@ func (a *registrationActor) load() error {
 	default:
 		a.reg = reg
 	}
-	a.loaded = true
 	a.arm()
 	return nil
 }
@@ -267,7 +263,6 @@ func (a *registrationActor) expire(generation int64) {
 		return
 	}
 	if err := a.persist(d); err != nil {
-		a.loaded = false
 		a.deps.logger.Warn("note code expiry", "user_id", a.reg.ID, "error", err)
 		a.rearmLater()
 		return

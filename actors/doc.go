@@ -18,7 +18,9 @@
 //     timer changes nothing. The stored expires_at is the truth.
 //   - Passivation is a handshake through the shard, never a self-stop: a
 //     request racing a passivation is buffered and replayed, not dropped.
-//   - State is (re)loaded on start and after any failed write.
+//   - Every command reads the row afresh: with several registrar instances
+//     on one database, an actor's memory may be stale, and only writes are
+//     fenced by the version. Memory only serves timers and passivation.
 //
 // Imports: the standard library, protoactor-go and protos only. Adapters
 // (gateway, persistence, messaging, mailer, password) depend on this

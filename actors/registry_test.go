@@ -472,3 +472,28 @@ func TestRegistryLogsEveryAuthenticationOutcome(t *testing.T) {
 	assert.NotContains(t, out.String(), "stranger@example.com", "nor the email of an unknown account")
 	assert.False(t, testkit.ContainsToken(out.String(), h.lastCode(t, email)), "nor a code")
 }
+
+// Two registrar instances share one database: each has its own actor for an
+// email. A decision must never rest on what an actor remembers from before
+// another instance wrote the row.
+func TestRegistryNeverAnswersFromStaleMemory(t *testing.T) {
+	a := newHarness(t, nil)
+	b := &harness{store: a.store, passwords: a.passwords, clock: a.clock, cfg: a.cfg}
+	b.start(t) // a second instance on the same store
+	const email = "shared@example.com"
+
+	_, err := a.reg.Register(ctx, email, actorstest.Hash("first password"))
+	require.NoError(t, err)
+	_, err = a.reg.Describe(ctx, email, "first password") // instance a's actor now holds the row
+	require.NoError(t, err)
+
+	a.clock.Advance(30 * time.Second)
+	_, err = b.reg.Register(ctx, email, actorstest.Hash("second password")) // replaced through instance b
+	require.NoError(t, err)
+
+	_, err = a.reg.Describe(ctx, email, "first password")
+	require.ErrorIs(t, err, actors.ErrInvalidCredentials, "the replaced password must be dead on every instance")
+	acc, err := a.reg.Describe(ctx, email, "second password")
+	require.NoError(t, err)
+	assert.WithinDuration(t, a.clock.Now().Add(time.Minute), acc.CodeExpiresAt, time.Millisecond, "and instance a sees the new code")
+}

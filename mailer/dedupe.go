@@ -52,6 +52,8 @@ func (m *Memory) Remember(_ context.Context, id string, until time.Time) error {
 		}
 		m.nextPrune = max(1024, 2*len(m.until))
 	}
-	m.until[id] = until
+	if until.After(m.until[id]) {
+		m.until[id] = until
+	}
 	return nil
 }

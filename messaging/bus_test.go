@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/acme/registrar/messaging"
+	"github.com/acme/registrar/messaging/pubsubtest"
 	registrationv1 "github.com/acme/registrar/protos/registration/v1"
 )
 
@@ -90,4 +91,22 @@ func TestBusReportsHandlerErrorsAndStopsThatKeysLane(t *testing.T) {
 func TestBusDropsMessagesOfTopicsNobodyReads(t *testing.T) {
 	bus := messaging.NewBus(1)
 	require.NoError(t, bus.Publish(context.Background(), []*registrationv1.Envelope{msg("1", "unread", "k")}))
+}
+
+func TestBusContract(t *testing.T) {
+	pubsubtest.Run(t, func(t *testing.T) pubsubtest.Subject {
+		bus := messaging.NewBus(4)
+		return pubsubtest.Subject{
+			Publisher: bus,
+			Topics:    [2]string{"one", "two"},
+			Subscribe: func(topic string) <-chan *registrationv1.Envelope {
+				ch := make(chan *registrationv1.Envelope, 1000)
+				bus.Subscribe(topic, func(_ context.Context, m *registrationv1.Envelope) error {
+					ch <- m
+					return nil
+				})
+				return ch
+			},
+		}
+	})
 }

@@ -30,6 +30,9 @@ type Outbox interface {
 	Claim(ctx context.Context, limit int, lease time.Duration) ([]*registrationv1.Envelope, error)
 	// Delete removes delivered messages; unknown ids are ignored.
 	Delete(ctx context.Context, ids []string) error
+	// Release makes claimed messages claimable again at once (a batch that
+	// could not be published); unknown ids are ignored.
+	Release(ctx context.Context, ids []string) error
 	// Notify receives a value (coalesced) after messages are added.
 	Notify() <-chan struct{}
 }

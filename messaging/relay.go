@@ -18,9 +18,10 @@ type RelayConfig struct {
 	Logger    *slog.Logger
 	// BatchSize is the most messages claimed at once; default 100.
 	BatchSize int
-	// Lease hides claimed messages from other relays; default 30s. A batch
+	// Lease hides claimed messages from other relays; default 10s. A batch
 	// that cannot be published within half of it is given up, to be claimed
-	// again (by this relay or another) when the lease ends.
+	// again (by this relay or another) when the lease ends; a relay that
+	// crashed holding a batch delays it by at most the lease.
 	Lease time.Duration
 	// PollInterval is how often the outbox is checked without a
 	// notification (another process may have written it); default 1s.
@@ -46,7 +47,7 @@ func NewRelay(cfg RelayConfig) (*Relay, error) {
 		cfg.BatchSize = 100
 	}
 	if cfg.Lease <= 0 {
-		cfg.Lease = 30 * time.Second
+		cfg.Lease = 10 * time.Second
 	}
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = time.Second
@@ -129,12 +130,12 @@ func (r *Relay) relayBatch(ctx context.Context) (int, error) {
 		r.stats.failures.Add(1)
 		deadline, _ := work.Deadline()
 		if ctx.Err() != nil || time.Now().Add(backoff).After(deadline) {
-			return 0, fmt.Errorf("publish %d messages: %w", len(batch), err)
+			return 0, r.giveUp(batch, err)
 		}
 		r.cfg.Logger.Warn("publish failed, retrying", "messages", len(batch), "error", err, "retry_in", backoff)
 		select {
 		case <-ctx.Done():
-			return 0, fmt.Errorf("publish %d messages: %w", len(batch), err)
+			return 0, r.giveUp(batch, err)
 		case <-time.After(backoff):
 		}
 		backoff = min(backoff*2, r.cfg.MaxBackoff)
@@ -146,6 +147,18 @@ func (r *Relay) relayBatch(ctx context.Context) (int, error) {
 	}
 	r.stats.published.Add(int64(len(batch)))
 	return len(batch), nil
+}
+
+// giveUp releases a batch that could not be published, so the next attempt
+// (this relay's or another's) takes it at once instead of waiting out the
+// lease.
+func (r *Relay) giveUp(batch []*registrationv1.Envelope, cause error) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := r.cfg.Outbox.Release(ctx, ids(batch)); err != nil {
+		r.cfg.Logger.Warn("release unpublished messages; they wait for their lease", "error", err)
+	}
+	return fmt.Errorf("publish %d messages: %w", len(batch), cause)
 }
 
 func ids(msgs []*registrationv1.Envelope) []string {

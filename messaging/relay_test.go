@@ -168,3 +168,19 @@ func TestRelayStoppedMidBatchFinishesTheBatch(t *testing.T) {
 	assert.Equal(t, want, pub.rec.ids(), "the claimed batch must be delivered, not left leased")
 	assert.Empty(t, store.Pending(), "and deleted")
 }
+
+func TestRelayReleasesABatchItGivesUp(t *testing.T) {
+	store := actorstest.NewStore()
+	fill(t, store, 3)
+	pub := &flaky{}
+	pub.failures.Store(1_000_000)
+	relay, err := messaging.NewRelay(messaging.RelayConfig{Outbox: store, Publisher: pub, Logger: quiet,
+		Lease: time.Hour, RetryBackoff: time.Millisecond, MaxBackoff: time.Millisecond})
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	require.Error(t, relay.Flush(ctx))
+	claimed, err := store.Claim(context.Background(), 10, time.Minute)
+	require.NoError(t, err)
+	assert.Len(t, claimed, 3, "the given-up batch must not wait out its hour-long lease")
+}

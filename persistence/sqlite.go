@@ -284,14 +284,25 @@ func (s *SQLite) Claim(ctx context.Context, limit int, lease time.Duration) ([]*
 
 // Delete removes delivered messages; unknown ids are ignored.
 func (s *SQLite) Delete(ctx context.Context, ids []string) error {
+	return s.byIDs(ctx, `DELETE FROM outbox WHERE id IN `, ids, "delete from outbox")
+}
+
+// Release makes claimed messages claimable again.
+func (s *SQLite) Release(ctx context.Context, ids []string) error {
+	return s.byIDs(ctx, `UPDATE outbox SET claimed_until = 0 WHERE id IN `, ids, "release outbox claims")
+}
+
+// byIDs runs stmt (ending in "IN ") for ids, in chunks under SQLite's
+// limit on parameters.
+func (s *SQLite) byIDs(ctx context.Context, stmt string, ids []string, what string) error {
 	for chunk := range slices.Chunk(ids, 500) {
 		args := make([]any, len(chunk))
 		for i, id := range chunk {
 			args[i] = id
 		}
-		q := `DELETE FROM outbox WHERE id IN (?` + strings.Repeat(", ?", len(chunk)-1) + `)`
+		q := stmt + `(?` + strings.Repeat(", ?", len(chunk)-1) + `)`
 		if _, err := s.writer.ExecContext(ctx, q, args...); err != nil {
-			return fmt.Errorf("sqlite: delete from outbox: %w", err)
+			return fmt.Errorf("sqlite: %s: %w", what, err)
 		}
 	}
 	return nil

@@ -116,6 +116,18 @@ func (s *Store) Delete(ctx context.Context, ids []string) error {
 	return nil
 }
 
+// Release makes claimed messages claimable again.
+func (s *Store) Release(ctx context.Context, ids []string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, r := range s.outbox {
+		if slices.Contains(ids, r.env.GetId()) {
+			r.claimedUntil = time.Time{}
+		}
+	}
+	return nil
+}
+
 // Notify receives a value after messages are added.
 func (s *Store) Notify() <-chan struct{} { return s.notify }
 

@@ -25,6 +25,7 @@ type Subject interface {
 	actors.Store
 	Claim(ctx context.Context, limit int, lease time.Duration) ([]*registrationv1.Envelope, error)
 	Delete(ctx context.Context, ids []string) error
+	Release(ctx context.Context, ids []string) error
 	Notify() <-chan struct{}
 }
 
@@ -205,6 +206,20 @@ func Run(t *testing.T, open func(t *testing.T) Subject) {
 			again, err := s.Claim(ctx, 10, time.Minute)
 			return err == nil && len(again) == 1 && again[0].GetId() == "m-a"
 		}, 5*time.Second, 20*time.Millisecond, "an undeleted message must be claimable after its lease")
+	})
+
+	t.Run("a released message can be claimed again at once", func(t *testing.T) {
+		s := open(t)
+		r := pending("release@example.com", base)
+		require.NoError(t, s.Save(ctx, r, []*registrationv1.Envelope{envelope(t, "m-r1", r.ID), envelope(t, "m-r2", r.ID)}))
+		claimed, err := s.Claim(ctx, 10, time.Hour)
+		require.NoError(t, err)
+		require.Len(t, claimed, 2)
+		require.NoError(t, s.Release(ctx, []string{"m-r1", "no-such-id"}))
+		again, err := s.Claim(ctx, 10, time.Hour)
+		require.NoError(t, err)
+		require.Len(t, again, 1, "only the released message")
+		assert.Equal(t, "m-r1", again[0].GetId())
 	})
 
 	t.Run("deleted messages are gone and unknown ids are ignored", func(t *testing.T) {

@@ -1,19 +1,38 @@
-// Command mailer consumes the private mail topic of Kafka and sends the
-// verification emails. In embedded mode (KAFKA_BROKERS empty) the registrar
-// runs the mailer in process and this binary has nothing to do.
+// Command mailer is the consumer of the private mail topic: it sends the
+// verification emails the registrar publishes to Kafka. In embedded mode
+// (KAFKA_BROKERS empty) the registrar mails in process and this binary has
+// nothing to do. Configuration comes from the environment (README.md).
 package main
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"os"
+	"os/signal"
+	"syscall"
 )
 
 func main() {
-	if os.Getenv("KAFKA_BROKERS") == "" {
-		fmt.Fprintln(os.Stderr, "mailer: KAFKA_BROKERS is empty. Without Kafka the registrar sends the emails itself; "+
-			"this binary is the consumer of registration.mail.v1 for the full stack.")
-		os.Exit(2)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Environ(), os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "mailer:", err)
+		os.Exit(1)
 	}
-	fmt.Fprintln(os.Stderr, "mailer: the Kafka consumer is not part of this build yet")
-	os.Exit(1)
+}
+
+// run is main without the process: tests call it with their own environment
+// and outputs.
+func run(ctx context.Context, environ []string, stdout, stderr io.Writer) error {
+	cfg, err := loadConfig(environ)
+	if err != nil {
+		return err
+	}
+	log := cfg.Log.Logger(stderr)
+	app, err := newApp(ctx, cfg, log, stdout)
+	if err != nil {
+		return err
+	}
+	return app.Run(ctx)
 }

@@ -11,7 +11,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
@@ -20,6 +19,7 @@ import (
 
 	"github.com/acme/registrar/actors"
 	"github.com/acme/registrar/gateway"
+	"github.com/acme/registrar/internal/config"
 	"github.com/acme/registrar/mailer"
 	"github.com/acme/registrar/messaging"
 	"github.com/acme/registrar/password"
@@ -27,20 +27,33 @@ import (
 	registrationv1 "github.com/acme/registrar/protos/registration/v1"
 )
 
-// App is the registrar wired together: store, actors, relay, in-process
-// mailer and HTTP gateway.
+// store is what the registrar needs of its database: the actors' Store, the
+// relay's Outbox, a readiness probe. SQLite and PostgreSQL provide it.
+type store interface {
+	actors.Store
+	messaging.Outbox
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// App is the registrar wired together: store, actors, relay, HTTP gateway,
+// and either the in-process bus and mailer or Kafka.
 type App struct {
 	cfg      Config
 	log      *slog.Logger
-	store    *persistence.SQLite
+	store    store
 	registry *actors.Registry
 	relay    *messaging.Relay
 	server   *gateway.Server
 	listener net.Listener
+	closers  []func() error // closed last, after the outbox flush
 }
 
+// startupTimeout bounds the wait for Kafka at start.
+const startupTimeout = 60 * time.Second
+
 // newApp builds everything and binds the listener; nothing runs until Run.
-// Emails are printed to mailOut when no SMTP server is configured.
+// Emails are printed to mailOut when neither Kafka nor SMTP is configured.
 func newApp(ctx context.Context, cfg Config, log *slog.Logger, mailOut io.Writer) (_ *App, err error) {
 	a := &App{cfg: cfg, log: log}
 	defer func() {
@@ -48,11 +61,25 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, mailOut io.Writer
 			a.Close()
 		}
 	}()
-	a.store, err = persistence.OpenSQLite(ctx, persistence.SQLiteConfig{
-		Path: cfg.sqlitePath, Synchronous: cfg.SQLiteSynchronous, Logger: log,
-	})
-	if err != nil {
-		return nil, err
+	var limiter gateway.RateLimiter
+	if cfg.postgres {
+		pg, err := persistence.OpenPostgres(ctx, persistence.PostgresConfig{URL: cfg.DatabaseURL, Logger: log, MaxConns: cfg.DatabaseMaxConns})
+		if err != nil {
+			return nil, err
+		}
+		a.store = pg
+		if cfg.RateLimitPerIP > 0 {
+			limiter = pg.RateLimiter(cfg.RateLimitPerIP, time.Minute)
+		}
+	} else {
+		lite, err := persistence.OpenSQLite(ctx, persistence.SQLiteConfig{Path: cfg.sqlitePath, Synchronous: cfg.SQLiteSynchronous, Logger: log})
+		if err != nil {
+			return nil, err
+		}
+		a.store = lite
+		if cfg.RateLimitPerIP > 0 {
+			limiter = gateway.NewWindowLimiter(cfg.RateLimitPerIP, time.Minute)
+		}
 	}
 	key, err := codeKey(cfg, log)
 	if err != nil {
@@ -80,21 +107,21 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, mailOut io.Writer
 	if err != nil {
 		return nil, err
 	}
-	bus := messaging.NewBus(0)
-	if err := a.wireMailer(bus, metrics, mailOut); err != nil {
-		return nil, err
-	}
-	a.relay, err = messaging.NewRelay(messaging.RelayConfig{Outbox: a.store, Publisher: bus, Logger: log})
+	ready := []gateway.Check{{Name: "database", Probe: a.store.Ping}}
+	publisher, kafkaCheck, err := a.publisher(ctx, metrics, mailOut)
 	if err != nil {
 		return nil, err
 	}
-	var limiter gateway.RateLimiter
-	if cfg.RateLimitPerIP > 0 {
-		limiter = gateway.NewWindowLimiter(cfg.RateLimitPerIP, time.Minute)
+	if kafkaCheck != nil {
+		ready = append(ready, *kafkaCheck)
+	}
+	a.relay, err = messaging.NewRelay(messaging.RelayConfig{Outbox: a.store, Publisher: publisher, Logger: log})
+	if err != nil {
+		return nil, err
 	}
 	a.server, err = gateway.New(gateway.Config{
 		Registrations: a.registry, Passwords: hasher, DummyHash: dummy, Logger: log, Metrics: metrics,
-		RateLimiter: limiter, Ready: []gateway.Check{{Name: "database", Probe: a.store.Ping}},
+		RateLimiter: limiter, Ready: ready,
 		RequestTimeout: cfg.RequestTimeout, TrustedProxies: cfg.trusted, ProxyHeader: cfg.ProxyHeader,
 	})
 	if err != nil {
@@ -108,20 +135,31 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, mailOut io.Writer
 	return a, nil
 }
 
+// publisher is where the relay sends the outbox: Kafka when configured
+// (topics created first), else the in-process bus with the mailer on it.
+func (a *App) publisher(ctx context.Context, metrics *prometheus.Registry, mailOut io.Writer) (messaging.Publisher, *gateway.Check, error) {
+	if !a.cfg.Kafka.Enabled() {
+		bus := messaging.NewBus(0)
+		return bus, nil, a.wireMailer(bus, metrics, mailOut)
+	}
+	admin := messaging.NewKafkaAdmin(a.cfg.Brokers, "registrar")
+	tctx, cancel := context.WithTimeout(ctx, startupTimeout)
+	defer cancel()
+	if err := admin.EnsureTopics(tctx, a.cfg.Kafka.Topics()); err != nil {
+		return nil, nil, fmt.Errorf("kafka topics (waited %s): %w", startupTimeout, err)
+	}
+	kp := messaging.NewKafkaPublisher(a.cfg.Brokers, "registrar")
+	a.closers = append(a.closers, kp.Close)
+	return messaging.PrefixTopics(kp, a.cfg.TopicPrefix), &gateway.Check{Name: "kafka", Probe: admin.Ping}, nil
+}
+
 // wireMailer subscribes the in-process mailer to the mail topic.
 func (a *App) wireMailer(bus *messaging.Bus, metrics *prometheus.Registry, mailOut io.Writer) error {
-	var sender mailer.Sender = mailer.NewLog(mailOut)
-	if a.cfg.SMTPURL != "" {
-		smtp, err := mailer.NewSMTP(mailer.SMTPConfig{URL: a.cfg.SMTPURL})
-		if err != nil {
-			return err
-		}
-		sender = smtp
-	} else {
-		a.log.Warn("SMTP_URL is empty: verification emails, codes included, are printed to standard output instead of sent; never run production like this")
+	sender, err := a.cfg.Mail.Sender(mailOut, a.log)
+	if err != nil {
+		return err
 	}
-	observe := mailMetrics(metrics)
-	m, err := mailer.New(mailer.Config{Sender: sender, From: a.cfg.MailFrom, Logger: a.log, Observe: observe})
+	m, err := mailer.New(mailer.Config{Sender: sender, From: a.cfg.MailFrom, Logger: a.log, Observe: mailer.Metrics(metrics)})
 	if err != nil {
 		return err
 	}
@@ -141,9 +179,9 @@ func (a *App) Addr() string { return a.listener.Addr().String() }
 
 // Run serves until ctx is done, then stops in order: stop accepting and
 // finish the requests in flight, stop the actors, deliver what the outbox
-// still holds, close the store.
+// still holds, close the rest.
 func (a *App) Run(ctx context.Context) error {
-	a.log.Info("registrar started", "addr", a.Addr(), "database", "sqlite", "mail", a.mailMode())
+	a.log.Info("registrar started", "addr", a.Addr(), "database", a.databaseKind(), "messages", a.messagesMode())
 	relayCtx, stopRelay := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = a.relay.Run(relayCtx) })
@@ -165,6 +203,9 @@ func (a *App) Run(ctx context.Context) error {
 	if err := a.relay.Flush(stopCtx); err != nil {
 		errs = append(errs, fmt.Errorf("flush outbox: %w", err))
 	}
+	for _, c := range a.closers {
+		errs = append(errs, c())
+	}
 	errs = append(errs, a.store.Close())
 	a.log.Info("registrar stopped")
 	return errors.Join(errs...)
@@ -178,30 +219,43 @@ func (a *App) Close() {
 	if a.registry != nil {
 		_ = a.registry.Close(context.Background())
 	}
+	for _, c := range a.closers {
+		_ = c()
+	}
 	if a.store != nil {
 		_ = a.store.Close()
 	}
 }
 
-func (a *App) mailMode() string {
-	if a.cfg.SMTPURL == "" {
-		return "printed to stdout"
+func (a *App) databaseKind() string {
+	if a.cfg.postgres {
+		return "postgres"
 	}
-	return "smtp"
+	return "sqlite"
+}
+
+func (a *App) messagesMode() string {
+	switch {
+	case a.cfg.Kafka.Enabled():
+		return "kafka (the mailer runs apart)"
+	case a.cfg.SMTPURL == "":
+		return "in process; emails printed to stdout"
+	}
+	return "in process; emails sent over SMTP"
 }
 
 // codeKey returns the HMAC key of the codes: CODE_HMAC_KEY, or in embedded
 // mode a key generated once and kept in a file beside the database.
 func codeKey(cfg Config, log *slog.Logger) ([]byte, error) {
 	if cfg.CodeHMACKey != "" {
-		return decodeKey(cfg.CodeHMACKey)
+		return config.DecodeKey(cfg.CodeHMACKey)
 	}
 	path := cfg.CodeHMACKeyFile
 	if path == "" {
 		path = filepath.Join(filepath.Dir(cfg.sqlitePath), "code_hmac.key")
 	}
 	if b, err := os.ReadFile(path); err == nil {
-		key, err := decodeKey(string(b))
+		key, err := config.DecodeKey(string(b))
 		if err != nil {
 			return nil, fmt.Errorf("CODE_HMAC_KEY file %s: %w", path, err)
 		}
@@ -238,12 +292,9 @@ func codeKey(cfg Config, log *slog.Logger) ([]byte, error) {
 // warnAboutCodes states, at every start, that 4-digit codes are below the
 // NIST floor and which controls compensate.
 func warnAboutCodes(log *slog.Logger, cfg Config) {
-	log.Warn(strings.Join([]string{
-		"verification codes have 4 digits (13.3 bits of entropy), below the 20 bits of NIST SP 800-63B §5.1.3.2;",
-		"compensating controls in force:",
-	}, " "),
+	log.Warn("verification codes have 4 digits (13.3 bits of entropy), below the 20 bits of NIST SP 800-63B §5.1.3.2; compensating controls in force:",
 		"guesses_per_code", cfg.CodeMaxAttempts,
-		"code_ttl", cfg.CodeTTL,
+		"code_ttl", cfg.CodeTTL.String(),
 		"account_failure_budget", fmt.Sprintf("%d per %s", cfg.AccountFailureLimit, cfg.AccountFailureWindow),
 		"resend", fmt.Sprintf("1 per %s, %d per hour", cfg.CodeResendCooldown, cfg.CodeHourlyLimit),
 		"codes_stored_as", "HMAC-SHA-256, compared in constant time",

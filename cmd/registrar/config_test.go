@@ -18,7 +18,7 @@ func TestDefaultsMatchTheContract(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, ":8080", cfg.HTTPAddr)
 	assert.Equal(t, "data/registrar.db", cfg.sqlitePath)
-	assert.Empty(t, cfg.KafkaBrokers)
+	assert.Empty(t, cfg.Brokers)
 	assert.Empty(t, cfg.SMTPURL)
 	assert.Equal(t, "no-reply@localhost", cfg.MailFrom)
 	assert.Equal(t, 60*time.Second, cfg.CodeTTL)
@@ -77,7 +77,7 @@ func TestConfigAcceptsProxiesAndKeys(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, cfg.trusted, 2)
 	assert.Equal(t, "192.168.1.7/32", cfg.trusted[1].String())
-	assert.Equal(t, slog.LevelDebug, cfg.logLevel)
+	assert.Equal(t, "debug", cfg.Level)
 }
 
 func TestEmbeddedKeyIsGeneratedOnceAndKept(t *testing.T) {

@@ -7,7 +7,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -29,19 +28,11 @@ func run(ctx context.Context, environ []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	log := newLogger(cfg, stderr)
+	log := cfg.Log.Logger(stderr)
 	warnAboutCodes(log, cfg)
 	app, err := newApp(ctx, cfg, log, stdout)
 	if err != nil {
 		return err
 	}
 	return app.Run(ctx)
-}
-
-func newLogger(cfg Config, w io.Writer) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: cfg.logLevel}
-	if cfg.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
-	}
-	return slog.New(slog.NewTextHandler(w, opts))
 }

@@ -1,12 +1,9 @@
 package main
 
 import (
-	"time"
-
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/acme/registrar/actors"
-	"github.com/acme/registrar/mailer"
 	"github.com/acme/registrar/messaging"
 	"github.com/acme/registrar/password"
 )
@@ -42,27 +39,4 @@ func registerStats(reg prometheus.Registerer, registry *actors.Registry, hasher 
 		counter("registrar_outbox_publish_failures_total", "Failed outbox publish attempts.",
 			func() float64 { return float64(relay.Stats().Failures) }),
 	)
-}
-
-// mailMetrics counts the mailer's outcomes and times issue-to-accept.
-func mailMetrics(reg prometheus.Registerer) func(outcome string, sinceIssued time.Duration) {
-	outcomes := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "mailer_emails_total",
-		Help: "Verification emails by outcome: accepted, failed, skipped_expired, duplicate.",
-	}, []string{"outcome"})
-	latency := prometheus.NewHistogram(prometheus.HistogramOpts{
-		Name:    "mailer_issue_to_accept_seconds",
-		Help:    "Time from the code's issue to the SMTP server accepting its email.",
-		Buckets: []float64{.01, .025, .05, .1, .2, .5, 1, 2, 5, 10, 30, 60},
-	})
-	reg.MustRegister(outcomes, latency)
-	for _, o := range []string{mailer.OutcomeAccepted, mailer.OutcomeFailed, mailer.OutcomeSkippedExpired, mailer.OutcomeDuplicate} {
-		outcomes.WithLabelValues(o)
-	}
-	return func(outcome string, sinceIssued time.Duration) {
-		outcomes.WithLabelValues(outcome).Inc()
-		if outcome == mailer.OutcomeAccepted {
-			latency.Observe(sinceIssued.Seconds())
-		}
-	}
 }

@@ -42,6 +42,7 @@ type Message struct {
 // Server is a running test SMTP server.
 type Server struct {
 	tls      string // "", "starttls" or "implicit"
+	delay    time.Duration
 	user     string
 	password string
 	srv      *smtp.Server
@@ -63,6 +64,10 @@ func WithSTARTTLS() Option { return func(s *Server) { s.tls = "starttls" } }
 
 // WithImplicitTLS serves SMTP inside TLS from the first byte (smtps).
 func WithImplicitTLS() Option { return func(s *Server) { s.tls = "implicit" } }
+
+// WithDelay makes the server take d to accept each message, like a slow
+// relay (the delay is in DATA, before the reply).
+func WithDelay(d time.Duration) Option { return func(s *Server) { s.delay = d } }
 
 // WithAuth requires PLAIN authentication with these credentials.
 func WithAuth(user, password string) Option {
@@ -250,6 +255,7 @@ func (ss *session) Data(r io.Reader) error {
 	if err != nil {
 		return err
 	}
+	time.Sleep(ss.s.delay)
 	ss.s.accept(Message{From: ss.from, To: ss.to, Data: data, At: time.Now()})
 	return nil
 }

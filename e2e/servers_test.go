@@ -1,0 +1,202 @@
+package e2e_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/acme/registrar/internal/testkit"
+)
+
+// The fault tests stop, kill and restart servers; the shared ones of
+// scripts/services.sh serve other tests meanwhile, so these tests run
+// servers of their own, from the same binaries and jars.
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// waitUntil polls cond every 50 ms for at most d.
+func waitUntil(t *testing.T, what string, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s", what, d)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// kafkaBroker is a one-node KRaft broker owned by one test.
+type kafkaBroker struct {
+	t      *testing.T
+	lib    string
+	dir    string
+	port   int
+	cmd    *exec.Cmd
+	exited chan struct{}
+}
+
+func startKafka(t *testing.T) *kafkaBroker {
+	t.Helper()
+	b := &kafkaBroker{t: t, lib: testkit.Env(t, "TEST_KAFKA_LIB", "Kafka jars"), dir: t.TempDir(), port: freePort(t)}
+	controller := freePort(t)
+	conf := fmt.Sprintf(`process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:%[2]d
+listeners=PLAINTEXT://127.0.0.1:%[1]d,CONTROLLER://127.0.0.1:%[2]d
+advertised.listeners=PLAINTEXT://127.0.0.1:%[1]d
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+log.dirs=%[3]s/data
+num.partitions=1
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+group.initial.rebalance.delay.ms=0
+auto.create.topics.enable=false
+`, b.port, controller, b.dir)
+	if err := os.WriteFile(filepath.Join(b.dir, "server.properties"), []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	format := exec.Command("java", "-cp", b.lib+"/*", "kafka.tools.StorageTool", "format",
+		"-t", "e2e-fault-test-cluster0", "-c", filepath.Join(b.dir, "server.properties"))
+	if out, err := format.CombinedOutput(); err != nil {
+		t.Fatalf("format kafka storage: %v\n%s", err, out)
+	}
+	b.start()
+	t.Cleanup(b.kill)
+	return b
+}
+
+func (b *kafkaBroker) addr() string { return fmt.Sprintf("127.0.0.1:%d", b.port) }
+
+func (b *kafkaBroker) start() {
+	b.t.Helper()
+	logPath := filepath.Join(b.dir, "kafka.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	b.cmd = exec.Command("java", "-Xms128m", "-Xmx384m", "-cp", b.lib+"/*", "kafka.Kafka", filepath.Join(b.dir, "server.properties"))
+	b.cmd.Stdout, b.cmd.Stderr = logFile, logFile
+	if err := b.cmd.Start(); err != nil {
+		b.t.Fatal(err)
+	}
+	b.exited = make(chan struct{})
+	go func() { _ = b.cmd.Wait(); _ = logFile.Close(); close(b.exited) }()
+	waitUntil(b.t, "kafka start", 90*time.Second, func() bool {
+		out, _ := os.ReadFile(logPath)
+		return strings.Contains(string(out), "Kafka Server started")
+	})
+}
+
+// stop shuts the broker down cleanly.
+func (b *kafkaBroker) stop() {
+	b.t.Helper()
+	_ = b.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-b.exited:
+	case <-time.After(60 * time.Second):
+		b.kill()
+	}
+}
+
+func (b *kafkaBroker) kill() {
+	if b.cmd == nil || b.cmd.Process == nil {
+		return
+	}
+	_ = b.cmd.Process.Kill()
+	<-b.exited
+}
+
+// pgServer is a PostgreSQL cluster owned by one test.
+type pgServer struct {
+	t    *testing.T
+	bin  string
+	dir  string
+	port int
+}
+
+func startPostgres(t *testing.T) *pgServer {
+	t.Helper()
+	s := &pgServer{t: t, bin: testkit.Env(t, "TEST_POSTGRES_BIN", "PostgreSQL binaries"), port: freePort(t)}
+	dir, err := os.MkdirTemp("", "registrar-pg-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.dir = dir
+	t.Cleanup(func() { s.run("pg_ctl", "-D", s.data(), "-m", "immediate", "stop"); _ = os.RemoveAll(dir) })
+	if os.Geteuid() == 0 { // the server refuses to run as root
+		if err := os.Chmod(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := exec.Command("chown", "postgres", dir).CombinedOutput(); err != nil {
+			t.Fatalf("chown: %v %s", err, out)
+		}
+	}
+	if out, err := s.run("initdb", "-D", s.data(), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-locale"); err != nil {
+		t.Fatalf("initdb: %v\n%s", err, out)
+	}
+	s.start()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", s.port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "CREATE DATABASE registrar"); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func (s *pgServer) data() string { return filepath.Join(s.dir, "data") }
+
+func (s *pgServer) url() string {
+	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/registrar?sslmode=disable", s.port)
+}
+
+func (s *pgServer) run(program string, args ...string) ([]byte, error) {
+	path := filepath.Join(s.bin, program)
+	if os.Geteuid() == 0 {
+		return exec.Command("runuser", append([]string{"-u", "postgres", "--", path}, args...)...).CombinedOutput()
+	}
+	return exec.Command(path, args...).CombinedOutput()
+}
+
+func (s *pgServer) start() {
+	s.t.Helper()
+	if out, err := s.run("pg_ctl", "-D", s.data(), "-l", filepath.Join(s.dir, "postgres.log"), "-w", "-t", "60",
+		"-o", fmt.Sprintf("-p %d -c listen_addresses=127.0.0.1 -c unix_socket_directories=%s", s.port, s.dir), "start"); err != nil {
+		s.t.Fatalf("pg_ctl start: %v\n%s", err, out)
+	}
+}
+
+func (s *pgServer) stop() {
+	s.t.Helper()
+	if out, err := s.run("pg_ctl", "-D", s.data(), "-m", "fast", "-w", "stop"); err != nil {
+		s.t.Fatalf("pg_ctl stop: %v\n%s", err, out)
+	}
+}

@@ -1,0 +1,391 @@
+package persistence
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+
+	"github.com/acme/registrar/actors"
+	"github.com/acme/registrar/persistence/migrations"
+	registrationv1 "github.com/acme/registrar/protos/registration/v1"
+)
+
+// Postgres is the store of the full stack: registrations and outbox in
+// PostgreSQL, shared by any number of registrar instances. The versioned
+// update is the fence between writers; relays claim outbox batches with
+// FOR UPDATE SKIP LOCKED and wake on LISTEN/NOTIFY.
+type Postgres struct {
+	pool    *pgxpool.Pool
+	connCfg *pgx.ConnConfig
+	channel string
+	notify  chan struct{}
+	log     *slog.Logger
+	stop    context.CancelFunc
+	done    sync.WaitGroup
+}
+
+// PostgresConfig configures OpenPostgres.
+type PostgresConfig struct {
+	// URL is a postgres:// connection string (search_path may select a
+	// schema).
+	URL    string
+	Logger *slog.Logger
+	// MaxConns bounds the pool; default 16.
+	MaxConns int32
+}
+
+// openPool connects and checks that the server answers. Its errors never
+// repeat the URL, which may hold a password.
+func openPool(ctx context.Context, url string, maxConns int32) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, errors.New("postgres: DATABASE_URL is not a valid PostgreSQL connection string")
+	}
+	if maxConns > 0 {
+		cfg.MaxConns = maxConns
+	} else {
+		cfg.MaxConns = 16
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: connect: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: connect: %w", err)
+	}
+	return pool, nil
+}
+
+// migratePostgres applies a migration set under goose's session advisory
+// lock, so that instances starting together migrate one at a time.
+func migratePostgres(ctx context.Context, pool *pgxpool.Pool, fsys fs.FS, dir, table string, logger *slog.Logger) error {
+	sub, err := subFS(fsys, dir)
+	if err != nil {
+		return err
+	}
+	locker, err := lock.NewPostgresSessionLocker()
+	if err != nil {
+		return fmt.Errorf("postgres: migration lock: %w", err)
+	}
+	db := stdlib.OpenDBFromPool(pool)
+	defer func() { _ = db.Close() }()
+	p, err := goose.NewProvider(goose.DialectPostgres, db, sub, goose.WithSessionLocker(locker), goose.WithTableName(table))
+	if err != nil {
+		return fmt.Errorf("postgres: migrations: %w", err)
+	}
+	results, err := p.Up(ctx)
+	if err != nil {
+		return fmt.Errorf("postgres: migrate: %w", err)
+	}
+	logMigrations(logger, "postgres", results)
+	return nil
+}
+
+// OpenPostgres connects, migrates and starts listening for outbox
+// notifications.
+func OpenPostgres(ctx context.Context, cfg PostgresConfig) (*Postgres, error) {
+	pool, err := openPool(ctx, cfg.URL, cfg.MaxConns)
+	if err != nil {
+		return nil, err
+	}
+	if err := migratePostgres(ctx, pool, migrations.Postgres, "postgres", "goose_db_version", cfg.Logger); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	var schema string
+	if err := pool.QueryRow(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: current schema: %w", err)
+	}
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	listenCtx, stop := context.WithCancel(context.Background())
+	p := &Postgres{
+		pool:    pool,
+		connCfg: pool.Config().ConnConfig,
+		// One channel per schema: stores sharing a database do not wake
+		// each other's relays.
+		channel: "registrar_outbox_" + schema,
+		notify:  make(chan struct{}, 1),
+		log:     logger.With("component", "postgres"),
+		stop:    stop,
+	}
+	p.done.Go(func() { p.listen(listenCtx) })
+	return p, nil
+}
+
+// Close stops listening and closes the pool.
+func (p *Postgres) Close() error {
+	p.stop()
+	p.done.Wait()
+	p.pool.Close()
+	return nil
+}
+
+// Ping checks that the database answers (readiness).
+func (p *Postgres) Ping(ctx context.Context) error {
+	if err := p.pool.Ping(ctx); err != nil {
+		return fmt.Errorf("postgres: ping: %w", err)
+	}
+	return nil
+}
+
+const pgColumns = `email, id, password_hash, status, generation, code_mac, code_issued_at, code_expires_at,
+	code_attempts, code_expiry_noted, failures, issues, created_at, activated_at, updated_at, version`
+
+// Load implements actors.Store.
+func (p *Postgres) Load(ctx context.Context, email string) (*actors.Registration, error) {
+	var (
+		r                                actors.Registration
+		status                           string
+		issuedAt, expiresAt, activatedAt *time.Time
+		failures, issues                 []time.Time
+	)
+	err := p.pool.QueryRow(ctx, `SELECT `+pgColumns+` FROM registrations WHERE email = $1`, email).Scan(
+		&r.Email, &r.ID, &r.PasswordHash, &status, &r.Generation, &r.Code.MAC, &issuedAt, &expiresAt,
+		&r.Code.Attempts, &r.Code.ExpiryNoted, &failures, &issues, &r.CreatedAt, &activatedAt, &r.UpdatedAt, &r.Version)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, actors.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("postgres: load registration: %w", err)
+	}
+	if r.Status, err = parseStatus(status); err != nil {
+		return nil, err
+	}
+	r.Code.IssuedAt, r.Code.ExpiresAt, r.ActivatedAt = utcOrZero(issuedAt), utcOrZero(expiresAt), utcOrZero(activatedAt)
+	r.CreatedAt, r.UpdatedAt = r.CreatedAt.UTC(), r.UpdatedAt.UTC()
+	r.Failures, r.Issues = utcTimes(failures), utcTimes(issues)
+	return &r, nil
+}
+
+// Save implements actors.Store: the row and its messages in one
+// transaction, sent as one batch.
+func (p *Postgres) Save(ctx context.Context, reg *actors.Registration, msgs []*registrationv1.Envelope) error {
+	if reg.Version < 1 {
+		return actors.ErrConflict
+	}
+	tx, err := p.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("postgres: begin: %w", err)
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+
+	args := []any{reg.Email, reg.ID, reg.PasswordHash, reg.Status.String(), reg.Generation, nilIfEmpty(reg.Code.MAC),
+		nullTime(reg.Code.IssuedAt), nullTime(reg.Code.ExpiresAt), reg.Code.Attempts, reg.Code.ExpiryNoted,
+		nonNilTimes(reg.Failures), nonNilTimes(reg.Issues), reg.CreatedAt, nullTime(reg.ActivatedAt), reg.UpdatedAt, reg.Version}
+	batch := &pgx.Batch{}
+	if reg.Version == 1 {
+		batch.Queue(`INSERT INTO registrations (`+pgColumns+`)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) ON CONFLICT DO NOTHING`, args...)
+	} else {
+		batch.Queue(`UPDATE registrations SET id = $2, password_hash = $3, status = $4, generation = $5,
+			code_mac = $6, code_issued_at = $7, code_expires_at = $8, code_attempts = $9, code_expiry_noted = $10,
+			failures = $11, issues = $12, created_at = $13, activated_at = $14, updated_at = $15, version = $16
+			WHERE email = $1 AND version = $16 - 1`, args...)
+	}
+	if len(msgs) > 0 {
+		n := len(msgs)
+		ids, topics, keys, types, sources := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		times, payloads := make([]time.Time, n), make([][]byte, n)
+		for i, m := range msgs {
+			ids[i], topics[i], keys[i], types[i], sources[i] = m.GetId(), m.GetTopic(), m.GetKey(), m.GetType(), m.GetSource()
+			times[i] = m.GetTime().AsTime()
+			payloads[i] = m.GetPayload()
+			if payloads[i] == nil {
+				payloads[i] = []byte{} // a message of defaults only encodes to nothing
+			}
+		}
+		batch.Queue(`INSERT INTO outbox (id, topic, key, type, source, time, payload)
+			SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::bytea[])`,
+			ids, topics, keys, types, sources, times, payloads)
+		// Delivered at commit, and only if it commits.
+		batch.Queue(`SELECT pg_notify($1, '')`, p.channel)
+	}
+	results := tx.SendBatch(ctx, batch)
+	tag, err := results.Exec()
+	if err == nil && tag.RowsAffected() == 0 {
+		err = actors.ErrConflict
+	}
+	for i := 1; err == nil && i < batch.Len(); i++ {
+		_, err = results.Exec()
+	}
+	if cerr := results.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return pgError("save registration", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return pgError("commit", err)
+	}
+	return nil
+}
+
+// pgError translates driver errors into the core's by SQLSTATE: a unique
+// violation means another writer got there first.
+func pgError(op string, err error) error {
+	if errors.Is(err, actors.ErrConflict) {
+		return err
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+		return actors.ErrConflict
+	}
+	return fmt.Errorf("postgres: %s: %w", op, err)
+}
+
+// Claim leases up to limit messages, oldest first. Rows another relay holds
+// are skipped, not waited for; the lease is measured on the database's clock.
+func (p *Postgres) Claim(ctx context.Context, limit int, lease time.Duration) ([]*registrationv1.Envelope, error) {
+	rows, err := p.pool.Query(ctx, `UPDATE outbox SET claimed_until = now() + $2 * interval '1 millisecond'
+		WHERE seq IN (SELECT seq FROM outbox WHERE claimed_until <= now() ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED)
+		RETURNING seq, id, topic, key, type, source, time, payload`, limit, lease.Milliseconds())
+	if err != nil {
+		return nil, fmt.Errorf("postgres: claim outbox: %w", err)
+	}
+	type claimed struct {
+		seq int64
+		env *registrationv1.Envelope
+	}
+	var out []claimed
+	for rows.Next() {
+		var (
+			c  claimed
+			at time.Time
+			m  = &registrationv1.Envelope{}
+		)
+		if err := rows.Scan(&c.seq, &m.Id, &m.Topic, &m.Key, &m.Type, &m.Source, &at, &m.Payload); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("postgres: claim outbox: %w", err)
+		}
+		m.Time = timestamp(at)
+		c.env = m
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("postgres: claim outbox: %w", err)
+	}
+	slices.SortFunc(out, func(a, b claimed) int { return int(a.seq - b.seq) })
+	envs := make([]*registrationv1.Envelope, len(out))
+	for i, c := range out {
+		envs[i] = c.env
+	}
+	return envs, nil
+}
+
+// Delete removes delivered messages; unknown ids are ignored.
+func (p *Postgres) Delete(ctx context.Context, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	if _, err := p.pool.Exec(ctx, `DELETE FROM outbox WHERE id = ANY($1)`, ids); err != nil {
+		return fmt.Errorf("postgres: delete from outbox: %w", err)
+	}
+	return nil
+}
+
+// Release makes claimed messages claimable again.
+func (p *Postgres) Release(ctx context.Context, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	if _, err := p.pool.Exec(ctx, `UPDATE outbox SET claimed_until = '-infinity' WHERE id = ANY($1)`, ids); err != nil {
+		return fmt.Errorf("postgres: release outbox claims: %w", err)
+	}
+	return nil
+}
+
+// Notify receives a value after a commit that added messages, in this
+// process or in any other writing to the same schema.
+func (p *Postgres) Notify() <-chan struct{} { return p.notify }
+
+func (p *Postgres) wake() {
+	select {
+	case p.notify <- struct{}{}:
+	default:
+	}
+}
+
+// listen keeps a dedicated connection on LISTEN, reconnecting with backoff.
+func (p *Postgres) listen(ctx context.Context) {
+	backoff := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		err := p.listenOnce(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		p.log.Warn("outbox notifications interrupted; relays poll meanwhile", "error", err, "retry_in", backoff)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 5*time.Second)
+	}
+}
+
+func (p *Postgres) listenOnce(ctx context.Context) error {
+	conn, err := pgx.ConnectConfig(ctx, p.connCfg)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = conn.Close(context.WithoutCancel(ctx)) }()
+	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{p.channel}.Sanitize()); err != nil {
+		return err
+	}
+	// Messages may have arrived while nobody listened.
+	p.wake()
+	for {
+		if _, err := conn.WaitForNotification(ctx); err != nil {
+			return err
+		}
+		p.wake()
+	}
+}
+
+func nullTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+func utcOrZero(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return t.UTC()
+}
+
+func utcTimes(ts []time.Time) []time.Time {
+	if len(ts) == 0 {
+		return nil
+	}
+	for i := range ts {
+		ts[i] = ts[i].UTC()
+	}
+	return ts
+}
+
+func nonNilTimes(ts []time.Time) []time.Time {
+	if ts == nil {
+		return []time.Time{}
+	}
+	return ts
+}

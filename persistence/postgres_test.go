@@ -1,0 +1,90 @@
+package persistence_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/acme/registrar/actors/storetest"
+	"github.com/acme/registrar/gateway"
+	"github.com/acme/registrar/gateway/limittest"
+	"github.com/acme/registrar/internal/testkit"
+	"github.com/acme/registrar/mailer"
+	"github.com/acme/registrar/mailer/dedupetest"
+	"github.com/acme/registrar/persistence"
+)
+
+func openPostgres(tb testing.TB, url string) *persistence.Postgres {
+	tb.Helper()
+	p, err := persistence.OpenPostgres(context.Background(), persistence.PostgresConfig{URL: url})
+	require.NoError(tb, err)
+	tb.Cleanup(func() { _ = p.Close() })
+	return p
+}
+
+func TestPostgresStoreContract(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) storetest.Subject { return openPostgres(t, testkit.Postgres(t)) })
+}
+
+func TestPostgresInstancesStartingTogetherMigrateOnce(t *testing.T) {
+	url := testkit.Postgres(t)
+	var wg sync.WaitGroup
+	errs := make([]error, 5)
+	for i := range errs {
+		wg.Go(func() {
+			p, err := persistence.OpenPostgres(context.Background(), persistence.PostgresConfig{URL: url})
+			errs[i] = err
+			if err == nil {
+				_ = p.Close()
+			}
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		require.NoError(t, err, "the advisory lock makes concurrent starts safe")
+	}
+	require.NoError(t, openPostgres(t, url).Ping(context.Background()))
+}
+
+func TestPostgresRefusesABadURLWithoutEchoingIt(t *testing.T) {
+	_, err := persistence.OpenPostgres(context.Background(), persistence.PostgresConfig{URL: "postgres://user:hunter2@%zz/db"})
+	require.Error(t, err)
+	require.NotContains(t, err.Error(), "hunter2")
+}
+
+func TestPostgresRateLimiterContract(t *testing.T) {
+	limittest.Run(t, func(t *testing.T, limit int, window time.Duration) gateway.RateLimiter {
+		return openPostgres(t, testkit.Postgres(t)).RateLimiter(limit, window)
+	})
+}
+
+func TestPostgresRateLimitIsSharedByInstances(t *testing.T) {
+	url := testkit.Postgres(t)
+	a := openPostgres(t, url).RateLimiter(4, time.Minute)
+	b := openPostgres(t, url).RateLimiter(4, time.Minute)
+	allowed := 0
+	for i := range 8 {
+		l := a
+		if i%2 == 1 {
+			l = b
+		}
+		ok, _, err := l.Allow(context.Background(), "192.0.2.7")
+		require.NoError(t, err)
+		if ok {
+			allowed++
+		}
+	}
+	require.Equal(t, 4, allowed, "two instances share one budget per client")
+}
+
+func TestPostgresMailDeliveriesContract(t *testing.T) {
+	dedupetest.Run(t, func(t *testing.T) mailer.Deduper {
+		d, err := persistence.OpenMailDeliveries(context.Background(), persistence.PostgresConfig{URL: testkit.Postgres(t)})
+		require.NoError(t, err)
+		t.Cleanup(d.Close)
+		return d
+	})
+}
