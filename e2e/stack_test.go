@@ -4,10 +4,13 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
+	"os/exec"
 	"slices"
 	"strings"
 	"sync"
@@ -223,4 +226,35 @@ func pct(ds []time.Duration, p int) time.Duration {
 	slices.Sort(s)
 	i := max((len(s)*p+99)/100-1, 0)
 	return s[i].Round(100 * time.Microsecond)
+}
+
+// TestExampleEventsConsumer runs examples/events-consumer against a stack,
+// as the event catalogue tells subscribers to.
+func TestExampleEventsConsumer(t *testing.T) {
+	s := newStack(t, stackOptions{})
+	r := register(t, s.registrar, "sub@example.com", pw)
+	require.Equal(t, http.StatusCreated, r.status, r.body)
+
+	cmd := exec.Command("go", "run", "../examples/events-consumer",
+		"-topic", s.prefix+"registration.events.v1", "-group", testkit.Unique(t, "example-"), "-n", "2")
+	cmd.Env = append(os.Environ(), "KAFKA_BROKERS="+strings.Join(s.brokers, ","))
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	require.NoError(t, err, "stdout: %s\nstderr: %s", out, stderr.String())
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	require.Len(t, lines, 2)
+	var first struct {
+		Type string `json:"type"`
+		Key  string `json:"key"`
+		Data struct {
+			UserID string `json:"userId"`
+			Email  string `json:"email"`
+		} `json:"data"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(lines[0]), &first))
+	assert.Equal(t, "registration.v1.UserRegistered", first.Type)
+	assert.Equal(t, r.body["id"], first.Key)
+	assert.Equal(t, "sub@example.com", first.Data.Email)
+	assert.Contains(t, lines[1], "registration.v1.VerificationCodeIssued")
 }

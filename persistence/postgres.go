@@ -311,6 +311,16 @@ func (p *Postgres) Release(ctx context.Context, ids []string) error {
 	return nil
 }
 
+// OldestPending returns the time of the oldest message not yet delivered,
+// or the zero time when the outbox is empty (for metrics).
+func (p *Postgres) OldestPending(ctx context.Context) (time.Time, error) {
+	var oldest *time.Time
+	if err := p.pool.QueryRow(ctx, `SELECT min(time) FROM outbox`).Scan(&oldest); err != nil {
+		return time.Time{}, fmt.Errorf("postgres: outbox age: %w", err)
+	}
+	return utcOrZero(oldest), nil
+}
+
 // Notify receives a value after a commit that added messages, in this
 // process or in any other writing to the same schema.
 func (p *Postgres) Notify() <-chan struct{} { return p.notify }

@@ -310,3 +310,13 @@ func (s *SQLite) byIDs(ctx context.Context, stmt string, ids []string, what stri
 
 // Notify receives a value after a commit that added messages.
 func (s *SQLite) Notify() <-chan struct{} { return s.notify }
+
+// OldestPending returns the time of the oldest message not yet delivered,
+// or the zero time when the outbox is empty (for metrics).
+func (s *SQLite) OldestPending(ctx context.Context) (time.Time, error) {
+	var oldest sql.NullInt64
+	if err := s.reader.QueryRowContext(ctx, `SELECT min(time) FROM outbox`).Scan(&oldest); err != nil {
+		return time.Time{}, fmt.Errorf("sqlite: outbox age: %w", err)
+	}
+	return fromNullMillis(oldest), nil
+}

@@ -7,9 +7,11 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/acme/registrar/actors"
 	"github.com/acme/registrar/actors/storetest"
+	"github.com/acme/registrar/internal/testkit"
 	"github.com/acme/registrar/persistence"
 	registrationv1 "github.com/acme/registrar/protos/registration/v1"
 )
@@ -58,4 +60,28 @@ func TestSQLiteReleasesClaimsOfAPreviousRunAtOpen(t *testing.T) {
 	again, err := second.Claim(ctx, 10, time.Hour)
 	require.NoError(t, err)
 	require.Len(t, again, 1, "the message must not wait an hour for its lease")
+}
+
+func TestOldestPendingReportsTheOutboxAge(t *testing.T) {
+	ctx := context.Background()
+	for name, s := range map[string]interface {
+		storetest.Subject
+		OldestPending(context.Context) (time.Time, error)
+	}{
+		"sqlite":   openSQLite(t, filepath.Join(t.TempDir(), "registrar.db")),
+		"postgres": openPostgres(t, testkit.Postgres(t)),
+	} {
+		oldest, err := s.OldestPending(ctx)
+		require.NoError(t, err, name)
+		require.True(t, oldest.IsZero(), "%s: an empty outbox has no age", name)
+		at := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+		reg := &actors.Registration{ID: "01900000-0000-7000-8000-0000000000a1", Email: "age@example.com", Status: actors.StatusPending, Version: 1}
+		require.NoError(t, s.Save(ctx, reg, []*registrationv1.Envelope{
+			{Id: "m-late", Topic: "t", Key: "k", Type: "x", Time: timestamppb.New(at.Add(time.Minute))},
+			{Id: "m-early", Topic: "t", Key: "k", Type: "x", Time: timestamppb.New(at)},
+		}))
+		oldest, err = s.OldestPending(ctx)
+		require.NoError(t, err, name)
+		require.True(t, oldest.Equal(at), "%s: got %s", name, oldest)
+	}
 }

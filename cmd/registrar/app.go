@@ -33,6 +33,7 @@ type store interface {
 	actors.Store
 	messaging.Outbox
 	Ping(ctx context.Context) error
+	OldestPending(ctx context.Context) (time.Time, error)
 	Close() error
 }
 
@@ -127,7 +128,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, mailOut io.Writer
 	if err != nil {
 		return nil, err
 	}
-	registerStats(metrics, a.registry, hasher, a.relay)
+	registerStats(metrics, a.registry, hasher, a.relay, a.store)
 	a.listener, err = net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return nil, fmt.Errorf("listen on HTTP_ADDR %s: %w", cfg.HTTPAddr, err)

@@ -10,9 +10,23 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/acme/registrar/internal/healthcheck"
 )
 
 func main() {
+	if len(os.Args) == 2 && os.Args[1] == "healthcheck" {
+		// For container health checks: the image has no curl.
+		addr := os.Getenv("HTTP_ADDR")
+		if addr == "" {
+			addr = ":8080"
+		}
+		if err := healthcheck.Probe(context.Background(), addr); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Environ(), os.Stdout, os.Stderr); err != nil {

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"context"
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/acme/registrar/actors"
@@ -10,7 +13,7 @@ import (
 
 // registerStats exposes the live figures of the actors, the hasher and the
 // relay; they are read at scrape time.
-func registerStats(reg prometheus.Registerer, registry *actors.Registry, hasher *password.Hasher, relay *messaging.Relay) {
+func registerStats(reg prometheus.Registerer, registry *actors.Registry, hasher *password.Hasher, relay *messaging.Relay, st store) {
 	gauge := func(name, help string, f func() float64) prometheus.Collector {
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f)
 	}
@@ -38,5 +41,15 @@ func registerStats(reg prometheus.Registerer, registry *actors.Registry, hasher 
 			func() float64 { return float64(relay.Stats().Published) }),
 		counter("registrar_outbox_publish_failures_total", "Failed outbox publish attempts.",
 			func() float64 { return float64(relay.Stats().Failures) }),
+		gauge("registrar_outbox_oldest_age_seconds", "Age of the oldest message not yet published (0 when none): emails are late when it grows.",
+			func() float64 {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+				defer cancel()
+				oldest, err := st.OldestPending(ctx)
+				if err != nil || oldest.IsZero() {
+					return 0
+				}
+				return time.Since(oldest).Seconds()
+			}),
 	)
 }

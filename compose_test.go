@@ -1,0 +1,67 @@
+package registrar_test
+
+import (
+	"context"
+	"os"
+	"regexp"
+	"testing"
+
+	"github.com/compose-spec/compose-go/v2/cli"
+	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestComposeFile loads docker-compose.yml with the Compose specification's
+// own loader: no Docker engine runs here, but a broken file still fails.
+func TestComposeFile(t *testing.T) {
+	project := loadCompose(t, []string{"CODE_HMAC_KEY=" + "ab12ab12ab12ab12ab12ab12ab12ab12ab12ab12ab12ab12ab12ab12ab12ab12"})
+
+	for _, name := range []string{"postgres", "kafka", "mailpit", "registrar", "mailer"} {
+		svc, err := project.GetService(name)
+		require.NoError(t, err, "service %s", name)
+		require.NotNil(t, svc.HealthCheck, "%s has a health check", name)
+		assert.NotEmpty(t, svc.HealthCheck.Test, name)
+	}
+
+	registrar, _ := project.GetService("registrar")
+	assert.Equal(t, types.ServiceConditionHealthy, registrar.DependsOn["postgres"].Condition)
+	assert.Equal(t, types.ServiceConditionHealthy, registrar.DependsOn["kafka"].Condition)
+	assert.Equal(t, "kafka:9092", *registrar.Environment["KAFKA_BROKERS"])
+	assert.Regexp(t, `^postgres://`, *registrar.Environment["DATABASE_URL"])
+
+	mailer, _ := project.GetService("mailer")
+	for _, dep := range []string{"postgres", "kafka", "mailpit"} {
+		assert.Equal(t, types.ServiceConditionHealthy, mailer.DependsOn[dep].Condition, "mailer waits for %s", dep)
+	}
+	assert.Equal(t, "smtp://mailpit:1025", *mailer.Environment["SMTP_URL"])
+	assert.Equal(t, *registrar.Environment["DATABASE_URL"], *mailer.Environment["DATABASE_URL"], "one database")
+
+	// The build targets exist in the Dockerfile.
+	dockerfile, err := os.ReadFile("Dockerfile")
+	require.NoError(t, err)
+	for _, svc := range []types.ServiceConfig{registrar, mailer} {
+		require.NotNil(t, svc.Build)
+		assert.Regexp(t, regexp.MustCompile(`(?m)^FROM .* AS `+regexp.QuoteMeta(svc.Build.Target)+`$`), string(dockerfile))
+	}
+}
+
+func TestComposeFileRequiresTheCodeKey(t *testing.T) {
+	_, err := cli.ProjectFromOptions(context.Background(), composeOptions(t, nil))
+	require.Error(t, err, "every instance must share CODE_HMAC_KEY: compose refuses to start without it")
+	assert.Contains(t, err.Error(), "CODE_HMAC_KEY")
+}
+
+func loadCompose(t *testing.T, env []string) *types.Project {
+	t.Helper()
+	project, err := cli.ProjectFromOptions(context.Background(), composeOptions(t, env))
+	require.NoError(t, err)
+	return project
+}
+
+func composeOptions(t *testing.T, env []string) *cli.ProjectOptions {
+	t.Helper()
+	opts, err := cli.NewProjectOptions([]string{"docker-compose.yml"}, cli.WithEnv(env), cli.WithWorkingDirectory("."))
+	require.NoError(t, err)
+	return opts
+}
