@@ -3,7 +3,10 @@ GO          ?= go
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 SERVICES    := ./scripts/services.sh
 
-.PHONY: build run test lint proto services-up services-down run-stack clean
+K6          := go.k6.io/k6@v1.8.1
+MAILPIT     := github.com/axllent/mailpit@v1.27.11
+
+.PHONY: build run test lint proto services-up services-down run-stack tools bench load clean
 
 ## build: bin/registrar and bin/mailer (pure Go, no cgo)
 build:
@@ -12,7 +15,7 @@ build:
 
 ## run: the service on :8080 with embedded defaults (SQLite, in-process bus, emails printed)
 run: build
-	./bin/registrar
+	GODEBUG=madvdontneed=0 ./bin/registrar
 
 ## test: vet, start PostgreSQL and Kafka if absent, then every test with the race detector.
 ## Without the services (outside CI) their tests are skipped; under CI=true they fail.
@@ -42,6 +45,28 @@ services-down:
 ## run-stack: registrar and mailer on the local PostgreSQL and Kafka
 run-stack: build services-up
 	./scripts/run-stack.sh
+
+## tools: k6 and Mailpit, pinned, into bin/ (k6 takes a few minutes to build)
+tools: bin/k6 bin/mailpit
+
+bin/k6:
+	GOBIN=$(CURDIR)/bin CGO_ENABLED=0 $(GO) install $(K6)
+
+bin/mailpit:
+	GOBIN=$(CURDIR)/bin CGO_ENABLED=0 $(GO) install $(MAILPIT)
+
+## bench: Go benchmarks: the hash alone on one and on all cores (the ceiling), the rules, an actor
+## round trip, the stores (SQLite; PostgreSQL when it answers), SMTP; kept in loadtest/results/bench.txt
+bench:
+	$(SERVICES) up >/dev/null || echo "make bench: no PostgreSQL, its benchmarks are skipped" >&2
+	eval "$$($(SERVICES) env)" && GODEBUG=madvdontneed=0 $(GO) test -run '^$$' -bench . -benchtime 2s \
+		./password/ ./actors/ ./persistence/ ./mailer/ | tee loadtest/results/bench.txt
+
+## load: the k6 scenarios against the embedded service and the full stack, each compared with the
+## hash ceiling measured in the same run; writes loadtest/results/ and docs/BENCHMARKS.md (~20 min)
+load: tools build bench
+	$(SERVICES) up
+	$(GO) run ./loadtest/cmd/loadrun
 
 clean:
 	rm -rf bin .cache

@@ -47,14 +47,14 @@ func TestComposeFile(t *testing.T) {
 }
 
 func TestComposeFileRequiresTheCodeKey(t *testing.T) {
-	_, err := cli.ProjectFromOptions(context.Background(), composeOptions(t, nil))
+	_, err := composeOptions(t, nil).LoadProject(context.Background())
 	require.Error(t, err, "every instance must share CODE_HMAC_KEY: compose refuses to start without it")
 	assert.Contains(t, err.Error(), "CODE_HMAC_KEY")
 }
 
 func loadCompose(t *testing.T, env []string) *types.Project {
 	t.Helper()
-	project, err := cli.ProjectFromOptions(context.Background(), composeOptions(t, env))
+	project, err := composeOptions(t, env).LoadProject(context.Background())
 	require.NoError(t, err)
 	return project
 }

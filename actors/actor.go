@@ -59,6 +59,8 @@ func (a *registrationActor) Receive(ctx actor.Context) {
 		_ = a.load()
 	case *actor.Stopping, *actor.Restarting:
 		a.disarm()
+	case *actor.Stopped:
+		a.deps.stats.actors.Add(-1) // counted here: its shard may be gone
 	case *registrationv1.Register:
 		a.serve(ctx, msg.GetDeadline(), func() *registrationv1.Reply { return a.register(msg) })
 	case *registrationv1.Activate:

@@ -235,8 +235,9 @@ func (r *Registry) Stats() Stats {
 	}
 }
 
-// Close stops the shards and their actors. Callers must have stopped sending
-// commands: messages still queued in a child when it stops are dropped.
+// Close stops the shards and their actors, waiting (within ctx) until every
+// actor has stopped. Callers must have stopped sending commands: messages
+// still queued in an actor when it stops are dropped.
 func (r *Registry) Close(ctx context.Context) error {
 	if r.closed.Swap(true) {
 		return nil
@@ -254,6 +255,9 @@ func (r *Registry) Close(ctx context.Context) error {
 		if err := f.Wait(); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	for r.stats.actors.Load() > 0 && ctx.Err() == nil {
+		time.Sleep(5 * time.Millisecond) // the shards poisoned them
 	}
 	r.system.Shutdown()
 	if err := errors.Join(errs...); err != nil {

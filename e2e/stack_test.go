@@ -54,12 +54,14 @@ func newStack(t *testing.T, o stackOptions) *stack {
 	if o.db == "" {
 		o.db = testkit.Postgres(t)
 	}
+	prefix := testkit.Unique(t, "e2e-")
 	if o.brokers == "" {
 		o.brokers = strings.Join(testkit.Kafka(t), ",")
+		prefix = testkit.KafkaTopics(t, testkit.Kafka(t), "e2e-") // a test's own broker goes with its data
 	}
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
-	s := &stack{t: t, smtp: smtptest.Start(t, o.smtp...), brokers: strings.Split(o.brokers, ","), prefix: testkit.Unique(t, "e2e-") + "."}
+	s := &stack{t: t, smtp: smtptest.Start(t, o.smtp...), brokers: strings.Split(o.brokers, ","), prefix: prefix + "."}
 	s.env = append([]string{
 		"DATABASE_URL=" + o.db,
 		"KAFKA_BROKERS=" + o.brokers,

@@ -18,17 +18,21 @@ type Deduper interface {
 }
 
 // Memory is an in-process Deduper. Its entries are forgotten at their time,
-// so it stays as small as the number of codes alive.
+// so it stays as small as the number of codes alive, also once the service
+// has gone quiet: while it holds entries, a timer prunes it.
 type Memory struct {
-	mu        sync.Mutex
-	until     map[string]time.Time
-	nextPrune int
-	now       func() time.Time
+	mu     sync.Mutex
+	until  map[string]time.Time
+	pruner *time.Timer // armed while there are entries
+	now    func() time.Time
 }
+
+// pruneEvery is how often a non-empty Memory drops its expired entries.
+const pruneEvery = 30 * time.Second
 
 // NewMemory returns an empty Memory deduper.
 func NewMemory() *Memory {
-	return &Memory{until: map[string]time.Time{}, nextPrune: 1024, now: time.Now}
+	return &Memory{until: map[string]time.Time{}, now: time.Now}
 }
 
 // Seen implements Deduper.
@@ -43,17 +47,31 @@ func (m *Memory) Seen(_ context.Context, id string) (bool, error) {
 func (m *Memory) Remember(_ context.Context, id string, until time.Time) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if len(m.until) >= m.nextPrune {
-		now := m.now()
-		for k, u := range m.until {
-			if !now.Before(u) {
-				delete(m.until, k)
-			}
-		}
-		m.nextPrune = max(1024, 2*len(m.until))
-	}
 	if until.After(m.until[id]) {
 		m.until[id] = until
 	}
+	if m.pruner == nil {
+		m.pruner = time.AfterFunc(pruneEvery, m.prune)
+	}
 	return nil
+}
+
+// prune drops the expired entries into a fresh map (a map never shrinks),
+// and stays armed while entries remain.
+func (m *Memory) prune() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.now()
+	kept := make(map[string]time.Time, len(m.until)/2)
+	for k, u := range m.until {
+		if now.Before(u) {
+			kept[k] = u
+		}
+	}
+	m.until = kept
+	if len(kept) > 0 {
+		m.pruner.Reset(pruneEvery)
+	} else {
+		m.pruner = nil
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -129,6 +130,67 @@ func TestSMTPClassifiesFailures(t *testing.T) {
 	err = down.Send(context.Background(), testEmail(t, "ann@example.com"))
 	require.Error(t, err)
 	assert.NotErrorIs(t, err, mailer.ErrRejected, "a refused connection is temporary")
+}
+
+func TestSMTPKeepsItsConnectionBetweenEmails(t *testing.T) {
+	srv := smtptest.Start(t, smtptest.WithSTARTTLS(), smtptest.WithAuth("mailer", "s3cret"))
+	s, err := mailer.NewSMTP(mailer.SMTPConfig{URL: srv.URL(), TLSConfig: &tls.Config{RootCAs: srv.CA}})
+	require.NoError(t, err)
+	for range 3 {
+		require.NoError(t, s.Send(context.Background(), testEmail(t, "ann@example.com")))
+	}
+	assert.Len(t, srv.Wait(t, 3, 5*time.Second), 3)
+	assert.Equal(t, 1, srv.Connections(), "three emails, one connection")
+	require.NoError(t, s.Close())
+}
+
+func TestSMTPRedialsWhenTheServerDroppedTheKeptConnection(t *testing.T) {
+	srv := smtptest.Start(t)
+	s, err := mailer.NewSMTP(mailer.SMTPConfig{URL: srv.URL()})
+	require.NoError(t, err)
+	require.NoError(t, s.Send(context.Background(), testEmail(t, "ann@example.com")))
+	srv.Wait(t, 1, 5*time.Second)
+	srv.Disconnect()
+
+	require.NoError(t, s.Send(context.Background(), testEmail(t, "bob@example.com")), "a dropped idle connection is not the caller's problem")
+	msgs := srv.Wait(t, 2, 5*time.Second)
+	assert.Len(t, msgs, 2, "each email once")
+	assert.Equal(t, []string{"bob@example.com"}, msgs[1].To)
+	assert.Equal(t, 2, srv.Connections())
+}
+
+func TestSMTPDoesNotKeepConnectionsPastTheIdleTimeout(t *testing.T) {
+	srv := smtptest.Start(t)
+	s, err := mailer.NewSMTP(mailer.SMTPConfig{URL: srv.URL(), IdleTimeout: time.Nanosecond})
+	require.NoError(t, err)
+	for range 2 {
+		require.NoError(t, s.Send(context.Background(), testEmail(t, "ann@example.com")))
+	}
+	srv.Wait(t, 2, 5*time.Second)
+	assert.Equal(t, 2, srv.Connections())
+}
+
+func TestSMTPSendsConcurrently(t *testing.T) {
+	srv := smtptest.Start(t)
+	s, err := mailer.NewSMTP(mailer.SMTPConfig{URL: srv.URL(), MaxIdleConns: 2})
+	require.NoError(t, err)
+	const workers, each = 8, 10
+	var wg sync.WaitGroup
+	errs := make(chan error, workers*each)
+	for range workers {
+		wg.Go(func() {
+			for range each {
+				errs <- s.Send(context.Background(), testEmail(t, "ann@example.com"))
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	assert.Len(t, srv.Wait(t, workers*each, 5*time.Second), workers*each)
+	assert.LessOrEqual(t, srv.Connections(), workers*each/2, "connections are reused")
 }
 
 func TestNewSMTPRefusesBadURLsWithoutEchoingThem(t *testing.T) {

@@ -56,7 +56,7 @@ func consume(t *testing.T, cfg messaging.ConsumerConfig, h messaging.Handler) *m
 func TestKafkaContract(t *testing.T) {
 	brokers := testkit.Kafka(t)
 	pubsubtest.Run(t, func(t *testing.T) pubsubtest.Subject {
-		topics := [2]string{testkit.Unique(t, "contract-a-"), testkit.Unique(t, "contract-b-")}
+		topics := [2]string{testkit.KafkaTopics(t, brokers, "contract-a-"), testkit.KafkaTopics(t, brokers, "contract-b-")}
 		kafkaTopics(t, brokers, topics[0], topics[1])
 		return pubsubtest.Subject{
 			Publisher: publisher(t, brokers),
@@ -75,7 +75,7 @@ func TestKafkaContract(t *testing.T) {
 
 func TestKafkaMessagesCarryCloudEventsHeaders(t *testing.T) {
 	brokers := testkit.Kafka(t)
-	topic := testkit.Unique(t, "ce-")
+	topic := testkit.KafkaTopics(t, brokers, "ce-")
 	kafkaTopics(t, brokers, topic)
 	sent := &registrationv1.Envelope{Id: "01a2-ce", Topic: topic, Key: "user-9", Type: "registration.v1.UserActivated",
 		Source: "/registrar", Payload: []byte{1, 2, 3}}
@@ -117,7 +117,7 @@ func partitionOf(t *testing.T, brokers []string, topic, key string) int {
 
 func TestEnsureTopicsIsIdempotent(t *testing.T) {
 	brokers := testkit.Kafka(t)
-	topic := testkit.Unique(t, "idem-")
+	topic := testkit.KafkaTopics(t, brokers, "idem-")
 	kafkaTopics(t, brokers, topic)
 	kafkaTopics(t, brokers, topic)
 	require.NoError(t, messaging.NewKafkaAdmin(brokers, "test").Ping(context.Background()))
@@ -125,7 +125,7 @@ func TestEnsureTopicsIsIdempotent(t *testing.T) {
 
 func TestConsumerRetriesATemporaryFailure(t *testing.T) {
 	brokers := testkit.Kafka(t)
-	topic := testkit.Unique(t, "retry-")
+	topic := testkit.KafkaTopics(t, brokers, "retry-")
 	kafkaTopics(t, brokers, topic)
 	var calls atomic.Int64
 	done := make(chan string, 1)
@@ -151,7 +151,7 @@ func TestConsumerRetriesATemporaryFailure(t *testing.T) {
 
 func TestConsumerDeadLettersPermanentFailuresAndMovesOn(t *testing.T) {
 	brokers := testkit.Kafka(t)
-	topic, dlq := testkit.Unique(t, "dl-"), testkit.Unique(t, "dlq-")
+	topic, dlq := testkit.KafkaTopics(t, brokers, "dl-"), testkit.KafkaTopics(t, brokers, "dlq-")
 	kafkaTopics(t, brokers, topic, dlq)
 	handled := make(chan string, 10)
 	consume(t, messaging.ConsumerConfig{Brokers: brokers, Topic: topic, DeadLetters: publisher(t, brokers), DeadLetterTopic: dlq},
@@ -187,7 +187,7 @@ func TestConsumerDeadLettersPermanentFailuresAndMovesOn(t *testing.T) {
 
 func TestConsumerRedeliversWhatWasNotCommitted(t *testing.T) {
 	brokers := testkit.Kafka(t)
-	topic, group := testkit.Unique(t, "redeliver-"), testkit.Unique(t, "group-")
+	topic, group := testkit.KafkaTopics(t, brokers, "redeliver-"), testkit.Unique(t, "group-")
 	kafkaTopics(t, brokers, topic)
 	require.NoError(t, publisher(t, brokers).Publish(context.Background(), []*registrationv1.Envelope{
 		{Id: "a", Topic: topic, Key: "k", Type: "t"}, {Id: "b", Topic: topic, Key: "k", Type: "t"},

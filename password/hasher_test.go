@@ -121,6 +121,34 @@ func TestAFullHasherTurnsCallersAwayAfterMaxWait(t *testing.T) {
 	require.NoError(t, err)
 }
 
+func TestCallersBeyondTheQueueAreTurnedAwayAtOnce(t *testing.T) {
+	h, err := NewHasher(Config{Params: cheap, AllowWeakParams: true, Concurrency: 1, MaxQueue: 1, MaxWait: time.Hour})
+	require.NoError(t, err)
+	h.slots <- struct{}{} // every slot busy
+	first := make(chan error, 1)
+	go func() {
+		_, err := h.Hash(context.Background(), "any password")
+		first <- err
+	}()
+	require.Eventually(t, func() bool { return h.Stats().Waiting == 1 }, 5*time.Second, time.Millisecond)
+
+	second := make(chan error, 1)
+	go func() {
+		_, err := h.Hash(context.Background(), "any password")
+		second <- err
+	}()
+	select {
+	case err := <-second:
+		require.ErrorIs(t, err, actors.ErrOverloaded)
+	case <-time.After(10 * time.Second):
+		t.Fatal("a caller beyond the queue waits for a slot (MaxWait is an hour)")
+	}
+	assert.Equal(t, int64(1), h.Stats().Waiting, "the queued caller still waits")
+
+	<-h.slots
+	require.NoError(t, <-first, "the queued caller gets the slot")
+}
+
 func TestAWaitingCallerGetsASlotThatFreesUp(t *testing.T) {
 	h := newCheap(t, 1, 10*time.Second)
 	h.slots <- struct{}{}
@@ -148,4 +176,16 @@ func TestAWaitingCallerStopsWithItsContext(t *testing.T) {
 	err := <-done
 	require.ErrorIs(t, err, context.Canceled)
 	assert.False(t, errors.Is(err, actors.ErrOverloaded))
+}
+
+func TestWarmReturnsAHashOfAnUnknownPassword(t *testing.T) {
+	h := newCheap(t, 3, time.Second)
+	dummy, err := h.Warm(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, int64(3*3), h.Stats().Hashes, "three rounds of one hash per slot")
+	for _, guess := range []string{"", "warm-up 0", "password"} {
+		ok, err := h.Verify(context.Background(), dummy, guess)
+		require.NoError(t, err)
+		assert.False(t, ok, "%q", guess)
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/acme/registrar/actors"
+	"github.com/acme/registrar/internal/testkit"
 	"github.com/acme/registrar/persistence"
 	registrationv1 "github.com/acme/registrar/protos/registration/v1"
 )
@@ -27,6 +28,16 @@ func BenchmarkSQLiteSaveNew(b *testing.B) {
 			benchSaveNew(b, s)
 		})
 	}
+}
+
+// BenchmarkPostgresSaveNew is BenchmarkSQLiteSaveNew on PostgreSQL.
+func BenchmarkPostgresSaveNew(b *testing.B) {
+	benchSaveNew(b, openPostgres(b, testkit.Postgres(b)))
+}
+
+// BenchmarkPostgresLoad is BenchmarkSQLiteLoad on PostgreSQL.
+func BenchmarkPostgresLoad(b *testing.B) {
+	benchLoad(b, openPostgres(b, testkit.Postgres(b)))
 }
 
 // BenchmarkSQLiteLoad measures the read of one registration.
@@ -67,7 +78,7 @@ func benchLoad(b *testing.B, s actors.Store) {
 
 func benchRegistration(i int, now time.Time) *actors.Registration {
 	return &actors.Registration{
-		ID:           fmt.Sprintf("%d-%d", now.UnixNano(), i),
+		ID:           fmt.Sprintf("01900000-0000-7000-8000-%012d", now.UnixNano()%1e6*1e6+int64(i)),
 		Email:        fmt.Sprintf("bench-%d-%d@example.com", now.UnixNano(), i),
 		PasswordHash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g",
 		Status:       actors.StatusPending,

@@ -14,6 +14,9 @@ if [ ! -f "$key_file" ]; then
 fi
 export CODE_HMAC_KEY=${CODE_HMAC_KEY:-$(cat "$key_file")}
 
+# Freed heap pages stay mapped for the next password hash (docs/OPERATIONS.md).
+export GODEBUG=${GODEBUG:-madvdontneed=0}
+
 ./bin/mailer &
 mailer=$!
 trap 'kill -TERM "$mailer" 2>/dev/null || true; wait "$mailer" 2>/dev/null || true' EXIT INT TERM

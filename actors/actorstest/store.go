@@ -131,6 +131,15 @@ func (s *Store) Release(ctx context.Context, ids []string) error {
 // Notify receives a value after messages are added.
 func (s *Store) Notify() <-chan struct{} { return s.notify }
 
+// Reset forgets every row and message (a test measuring memory does not
+// want the fake database in it).
+func (s *Store) Reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rows = map[string]*actors.Registration{}
+	s.outbox = nil
+}
+
 // Pending returns copies of the messages not yet deleted, oldest first.
 func (s *Store) Pending() []*registrationv1.Envelope {
 	s.mu.Lock()

@@ -17,6 +17,7 @@ import (
 
 	"github.com/acme/registrar/actors"
 	"github.com/acme/registrar/internal/config"
+	"github.com/acme/registrar/internal/profiling"
 	"github.com/acme/registrar/mailer"
 	"github.com/acme/registrar/messaging"
 	"github.com/acme/registrar/persistence"
@@ -25,14 +26,16 @@ import (
 // App is the mailer wired together: Kafka consumers feeding the mailer, its
 // delivery memory in PostgreSQL, and a small HTTP server for operations.
 type App struct {
-	cfg        Config
-	log        *slog.Logger
-	deliveries *persistence.MailDeliveries
-	publisher  *messaging.KafkaPublisher
-	consumers  []*messaging.Consumer
-	mailer     *mailer.Mailer
-	http       *http.Server
-	listener   net.Listener
+	cfg         Config
+	log         *slog.Logger
+	deliveries  *persistence.MailDeliveries
+	publisher   *messaging.KafkaPublisher
+	consumers   []*messaging.Consumer
+	mailer      *mailer.Mailer
+	http        *http.Server
+	listener    net.Listener
+	profiling   func()       // stops the pprof server
+	closeSender func() error // nil unless the sender keeps connections
 }
 
 const startupTimeout = 60 * time.Second
@@ -61,6 +64,9 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer)
 	if err != nil {
 		return nil, err
 	}
+	if c, ok := sender.(io.Closer); ok { // kept SMTP connections
+		a.closeSender = c.Close
+	}
 	a.mailer, err = mailer.New(mailer.Config{
 		Sender: sender, From: cfg.MailFrom, Logger: log, Dedupe: a.deliveries,
 		Events: messaging.PrefixTopics(a.publisher, cfg.TopicPrefix), EventsTopic: actors.EventsTopic,
@@ -84,6 +90,9 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer)
 	a.listener, err = net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return nil, fmt.Errorf("listen on MAILER_HTTP_ADDR %s: %w", cfg.HTTPAddr, err)
+	}
+	if a.profiling, err = profiling.Start(cfg.PprofAddr, log); err != nil {
+		return nil, err
 	}
 	return a, nil
 }
@@ -144,7 +153,11 @@ func (a *App) Run(ctx context.Context) error {
 		errs = append(errs, c.Close())
 	}
 	errs = append(errs, a.publisher.Close())
+	if a.closeSender != nil {
+		errs = append(errs, a.closeSender())
+	}
 	a.deliveries.Close()
+	a.profiling()
 	a.log.Info("mailer stopped")
 	return errors.Join(errs...)
 }
@@ -162,6 +175,12 @@ func (a *App) Close() {
 	}
 	if a.deliveries != nil {
 		a.deliveries.Close()
+	}
+	if a.closeSender != nil {
+		_ = a.closeSender()
+	}
+	if a.profiling != nil {
+		a.profiling()
 	}
 }
 

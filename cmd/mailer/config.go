@@ -16,6 +16,8 @@ type Config struct {
 	// Consumers is the number of group members this process runs.
 	Consumers       int           `env:"MAILER_CONSUMERS" envDefault:"1"`
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"20s"`
+	// PprofAddr serves net/http/pprof when set (keep it on loopback).
+	PprofAddr string `env:"PPROF_ADDR"`
 	config.Kafka
 	config.Mail
 	config.Log

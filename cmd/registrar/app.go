@@ -20,6 +20,7 @@ import (
 	"github.com/acme/registrar/actors"
 	"github.com/acme/registrar/gateway"
 	"github.com/acme/registrar/internal/config"
+	"github.com/acme/registrar/internal/profiling"
 	"github.com/acme/registrar/mailer"
 	"github.com/acme/registrar/messaging"
 	"github.com/acme/registrar/password"
@@ -90,13 +91,18 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, mailOut io.Writer
 	if err != nil {
 		return nil, fmt.Errorf("rules: %w", err)
 	}
-	hasher, err := password.NewHasher(password.Config{Concurrency: cfg.HashConcurrency, MaxWait: cfg.HashMaxWait})
+	if cfg.hashParams.BelowOWASP() {
+		log.Error("BENCHMARK ONLY: passwords are hashed below the OWASP minimum; never run this in production",
+			"params", cfg.hashParams.String(), "minimum", password.OWASP.String())
+	}
+	hasher, err := password.NewHasher(password.Config{Params: cfg.hashParams, AllowWeakParams: cfg.PasswordHashBenchmark,
+		Concurrency: cfg.HashConcurrency, MaxWait: cfg.HashMaxWait, MaxQueue: cfg.HashMaxQueue})
 	if err != nil {
 		return nil, err
 	}
-	dummy, err := hasher.Hash(ctx, rand.Text())
+	dummy, err := hasher.Warm(ctx) // a hash of a password nobody knows
 	if err != nil {
-		return nil, fmt.Errorf("dummy hash: %w", err)
+		return nil, fmt.Errorf("warm the password hasher: %w", err)
 	}
 	metrics := prometheus.NewRegistry()
 	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -133,6 +139,11 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, mailOut io.Writer
 	if err != nil {
 		return nil, fmt.Errorf("listen on HTTP_ADDR %s: %w", cfg.HTTPAddr, err)
 	}
+	stopProfiling, err := profiling.Start(cfg.PprofAddr, log)
+	if err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, func() error { stopProfiling(); return nil })
 	return a, nil
 }
 
@@ -159,6 +170,9 @@ func (a *App) wireMailer(bus *messaging.Bus, metrics *prometheus.Registry, mailO
 	sender, err := a.cfg.Mail.Sender(mailOut, a.log)
 	if err != nil {
 		return err
+	}
+	if c, ok := sender.(io.Closer); ok { // kept SMTP connections, closed after the outbox flush
+		a.closers = append(a.closers, c.Close)
 	}
 	m, err := mailer.New(mailer.Config{Sender: sender, From: a.cfg.MailFrom, Logger: a.log, Observe: mailer.Metrics(metrics)})
 	if err != nil {

@@ -1,12 +1,17 @@
 package main
 
 import (
+	"errors"
+	"fmt"
 	"net/netip"
+	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/acme/registrar/actors"
 	"github.com/acme/registrar/internal/config"
+	"github.com/acme/registrar/password"
 )
 
 // Config is the registrar's configuration, read from the environment only
@@ -34,6 +39,7 @@ type Config struct {
 	TrustedProxies    []string      `env:"TRUSTED_PROXIES" envSeparator:","`
 	ProxyHeader       string        `env:"PROXY_HEADER"`
 	HashConcurrency   int           `env:"HASH_CONCURRENCY"`
+	HashMaxQueue      int           `env:"HASH_MAX_QUEUE"` // 0: eight per slot
 	HashMaxWait       time.Duration `env:"HASH_MAX_WAIT" envDefault:"1s"`
 	RequestTimeout    time.Duration `env:"REQUEST_TIMEOUT" envDefault:"10s"`
 	ShutdownTimeout   time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"20s"`
@@ -41,11 +47,19 @@ type Config struct {
 	ActorIdleTimeout  time.Duration `env:"ACTOR_IDLE_TIMEOUT" envDefault:"2m"`
 	SQLiteSynchronous string        `env:"SQLITE_SYNCHRONOUS" envDefault:"FULL"`
 	DatabaseMaxConns  int32         `env:"DATABASE_MAX_CONNS" envDefault:"16"`
+	// PasswordHashParams are the argon2id parameters of new hashes, as in a
+	// PHC string. Below the OWASP minimum they are refused unless
+	// PasswordHashBenchmark says this is a benchmark.
+	PasswordHashParams    string `env:"PASSWORD_HASH_PARAMS" envDefault:"m=19456,t=2,p=1"`
+	PasswordHashBenchmark bool   `env:"PASSWORD_HASH_BENCHMARK"`
+	// PprofAddr serves net/http/pprof when set (keep it on loopback).
+	PprofAddr string `env:"PPROF_ADDR"`
 
 	// Derived by validate.
 	sqlitePath string
 	postgres   bool
 	trusted    []netip.Prefix
+	hashParams password.Params
 }
 
 // loadConfig reads and validates the configuration from environ.
@@ -110,6 +124,9 @@ func (c *Config) validate() error {
 	if c.HashConcurrency < 0 {
 		errs.Add("HASH_CONCURRENCY", "must be 0 (one per CPU) or more, got %d", c.HashConcurrency)
 	}
+	if c.HashMaxQueue < 0 {
+		errs.Add("HASH_MAX_QUEUE", "must be 0 (eight per hashing slot) or more, got %d", c.HashMaxQueue)
+	}
 	for name, d := range map[string]time.Duration{"HASH_MAX_WAIT": c.HashMaxWait, "REQUEST_TIMEOUT": c.RequestTimeout,
 		"SHUTDOWN_TIMEOUT": c.ShutdownTimeout, "ACTOR_IDLE_TIMEOUT": c.ActorIdleTimeout} {
 		if d <= 0 {
@@ -122,10 +139,35 @@ func (c *Config) validate() error {
 	if s := strings.ToUpper(c.SQLiteSynchronous); s != "FULL" && s != "NORMAL" {
 		errs.Add("SQLITE_SYNCHRONOUS", "must be FULL or NORMAL, got %q", c.SQLiteSynchronous)
 	}
+	if p, err := parseHashParams(c.PasswordHashParams); err != nil {
+		errs.Add("PASSWORD_HASH_PARAMS", "%v", err)
+	} else if p.BelowOWASP() && !c.PasswordHashBenchmark {
+		errs.Add("PASSWORD_HASH_PARAMS", "%s is below the OWASP minimum %s; only a benchmark may use it, with PASSWORD_HASH_BENCHMARK=true", p, password.OWASP)
+	} else {
+		c.hashParams = p
+	}
 	if c.DatabaseMaxConns < 2 {
 		errs.Add("DATABASE_MAX_CONNS", "must be at least 2, got %d", c.DatabaseMaxConns)
 	}
 	return errs.Err()
+}
+
+var hashParamsSyntax = regexp.MustCompile(`^m=([0-9]{1,9}),t=([0-9]{1,4}),p=([0-9]{1,3})$`)
+
+// parseHashParams reads "m=KiB,t=passes,p=threads".
+func parseHashParams(s string) (password.Params, error) {
+	p := password.OWASP
+	match := hashParamsSyntax.FindStringSubmatch(strings.ReplaceAll(s, " ", ""))
+	if match == nil {
+		return p, errors.New(`must look like "m=19456,t=2,p=1" (memory in KiB, passes, threads)`)
+	}
+	num := func(s string) uint32 { v, _ := strconv.ParseUint(s, 10, 32); return uint32(v) }
+	m, t, threads := num(match[1]), num(match[2]), num(match[3])
+	if m < 8*threads || t < 1 || threads < 1 || threads > 255 {
+		return p, fmt.Errorf("m=%d,t=%d,p=%d is not a valid argon2id setting", m, t, threads)
+	}
+	p.Memory, p.Time, p.Threads = m, t, uint8(threads)
+	return p, nil
 }
 
 func (c *Config) policy() actors.Policy {

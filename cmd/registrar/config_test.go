@@ -32,24 +32,29 @@ func TestDefaultsMatchTheContract(t *testing.T) {
 
 func TestConfigRefusesBadValuesNamingTheVariable(t *testing.T) {
 	tests := map[string]string{
-		"CODE_TTL=soon":                    "CODE_TTL",
-		"CODE_TTL=-5s":                     "CODE_TTL",
-		"CODE_MAX_ATTEMPTS=0":              "CODE_MAX_ATTEMPTS",
-		"ACCOUNT_FAILURE_LIMIT=1000":       "ACCOUNT_FAILURE_LIMIT",
-		"ACCOUNT_FAILURE_WINDOW=0s":        "ACCOUNT_FAILURE_WINDOW",
-		"RATE_LIMIT_PER_IP=-1":             "RATE_LIMIT_PER_IP",
-		"RATE_LIMIT_PER_IP=lots":           "RATE_LIMIT_PER_IP",
-		"DATABASE_URL=mysql://x":           "DATABASE_URL",
-		"DATABASE_URL=sqlite:":             "DATABASE_URL",
-		"MAIL_FROM=not an address":         "MAIL_FROM",
-		"SMTP_URL=http://mail.example.com": "SMTP_URL",
-		"LOG_LEVEL=loud":                   "LOG_LEVEL",
-		"LOG_FORMAT=xml":                   "LOG_FORMAT",
-		"TRUSTED_PROXIES=10.0.0.0/33":      "TRUSTED_PROXIES",
-		"PROXY_HEADER=X-Forwarded-For":     "PROXY_HEADER",
-		"ACTOR_SHARDS=0":                   "ACTOR_SHARDS",
-		"SQLITE_SYNCHRONOUS=OFF":           "SQLITE_SYNCHRONOUS",
-		"HASH_MAX_WAIT=0s":                 "HASH_MAX_WAIT",
+		"CODE_TTL=soon":                            "CODE_TTL",
+		"CODE_TTL=-5s":                             "CODE_TTL",
+		"CODE_MAX_ATTEMPTS=0":                      "CODE_MAX_ATTEMPTS",
+		"ACCOUNT_FAILURE_LIMIT=1000":               "ACCOUNT_FAILURE_LIMIT",
+		"ACCOUNT_FAILURE_WINDOW=0s":                "ACCOUNT_FAILURE_WINDOW",
+		"RATE_LIMIT_PER_IP=-1":                     "RATE_LIMIT_PER_IP",
+		"RATE_LIMIT_PER_IP=lots":                   "RATE_LIMIT_PER_IP",
+		"DATABASE_URL=mysql://x":                   "DATABASE_URL",
+		"DATABASE_URL=sqlite:":                     "DATABASE_URL",
+		"MAIL_FROM=not an address":                 "MAIL_FROM",
+		"SMTP_URL=http://mail.example.com":         "SMTP_URL",
+		"LOG_LEVEL=loud":                           "LOG_LEVEL",
+		"LOG_FORMAT=xml":                           "LOG_FORMAT",
+		"TRUSTED_PROXIES=10.0.0.0/33":              "TRUSTED_PROXIES",
+		"PROXY_HEADER=X-Forwarded-For":             "PROXY_HEADER",
+		"ACTOR_SHARDS=0":                           "ACTOR_SHARDS",
+		"SQLITE_SYNCHRONOUS=OFF":                   "SQLITE_SYNCHRONOUS",
+		"HASH_MAX_WAIT=0s":                         "HASH_MAX_WAIT",
+		"HASH_MAX_QUEUE=-1":                        "HASH_MAX_QUEUE",
+		"PASSWORD_HASH_PARAMS=m=8,t=1,p=1":         "PASSWORD_HASH_BENCHMARK", // below OWASP without the flag
+		"PASSWORD_HASH_PARAMS=strong":              "PASSWORD_HASH_PARAMS",
+		"PASSWORD_HASH_PARAMS=m=19456,t=2,p=1,x=9": "PASSWORD_HASH_PARAMS",
+		"PASSWORD_HASH_PARAMS=m=4,t=1,p=1":         "PASSWORD_HASH_PARAMS",
 	}
 	for kv, name := range tests {
 		_, err := loadConfig([]string{kv})
@@ -101,4 +106,15 @@ func TestEmbeddedKeyIsGeneratedOnceAndKept(t *testing.T) {
 	explicit, err := codeKey(cfg, log)
 	require.NoError(t, err)
 	assert.Equal(t, strings.Repeat("\xcd", 32), string(explicit), "CODE_HMAC_KEY wins")
+}
+
+func TestWeakHashParamsNeedTheBenchmarkFlag(t *testing.T) {
+	cfg, err := loadConfig([]string{"PASSWORD_HASH_PARAMS=m=64,t=1,p=1", "PASSWORD_HASH_BENCHMARK=true"})
+	require.NoError(t, err)
+	assert.Equal(t, uint32(64), cfg.hashParams.Memory)
+	assert.True(t, cfg.hashParams.BelowOWASP())
+
+	cfg, err = loadConfig([]string{"PASSWORD_HASH_PARAMS=m=65536,t=3,p=2"})
+	require.NoError(t, err, "stronger than the minimum needs no flag")
+	assert.Equal(t, uint8(2), cfg.hashParams.Threads)
 }

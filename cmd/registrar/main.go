@@ -7,8 +7,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/acme/registrar/internal/healthcheck"
@@ -44,9 +46,23 @@ func run(ctx context.Context, environ []string, stdout, stderr io.Writer) error 
 	}
 	log := cfg.Log.Logger(stderr)
 	warnAboutCodes(log, cfg)
+	adviseMemory(log, os.Getenv("GODEBUG"))
 	app, err := newApp(ctx, cfg, log, stdout)
 	if err != nil {
 		return err
 	}
 	return app.Run(ctx)
+}
+
+// adviseMemory says when the runtime returns freed heap pages to the kernel
+// at once. Every password hash allocates 19 MiB; with MADV_DONTNEED (Go's
+// default on Linux) the next hash faults them in again, which in a VM costs
+// 70-90 ms for one buffer and tripled the p99 of a registration at half
+// load. GODEBUG=madvdontneed=0 (MADV_FREE) leaves them mapped until the
+// kernel needs the memory. The runtime reads it only from the environment
+// at start (docs/adr/0008-password-hash-memory.md).
+func adviseMemory(log *slog.Logger, godebug string) {
+	if !strings.Contains(godebug, "madvdontneed=0") {
+		log.Info("GODEBUG=madvdontneed=0 is not set: password hashes will fault in freed memory again (slower tail latency; see docs/OPERATIONS.md)")
+	}
 }

@@ -54,6 +54,7 @@ type Server struct {
 	refusals []*smtp.SMTPError
 	refused  int
 	changed  chan struct{}
+	conns    map[*smtp.Conn]bool // every client connection (open or not)
 }
 
 // Option configures a Server.
@@ -77,7 +78,7 @@ func WithAuth(user, password string) Option {
 // Start runs a server on a loopback port until the test ends.
 func Start(tb testing.TB, opts ...Option) *Server {
 	tb.Helper()
-	s := &Server{changed: make(chan struct{})}
+	s := &Server{changed: make(chan struct{}), conns: map[*smtp.Conn]bool{}}
 	for _, o := range opts {
 		o(s)
 	}
@@ -150,6 +151,23 @@ func (s *Server) Accept() {
 	s.refusals = nil
 }
 
+// Connections counts the client connections opened so far.
+func (s *Server) Connections() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}
+
+// Disconnect closes every client connection, as a server does with the
+// sessions it finds idle for too long.
+func (s *Server) Disconnect() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		_ = c.Close()
+	}
+}
+
 // Temporary and Permanent are ready-made refusals.
 var (
 	Temporary = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "try again later"}
@@ -208,7 +226,13 @@ func (s *Server) nextRefusal() *smtp.SMTPError {
 
 type backend struct{ s *Server }
 
-func (b *backend) NewSession(*smtp.Conn) (smtp.Session, error) { return &session{s: b.s}, nil }
+func (b *backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
+	b.s.mu.Lock()
+	defer b.s.mu.Unlock()
+	// go-smtp starts a new session on the same connection after STARTTLS.
+	b.s.conns[c] = true
+	return &session{s: b.s}, nil
+}
 
 type session struct {
 	s      *Server

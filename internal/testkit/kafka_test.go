@@ -1,0 +1,42 @@
+package testkit_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/acme/registrar/internal/testkit"
+	"github.com/acme/registrar/messaging"
+)
+
+// Right after their creation, as in a short test after another test's
+// clean-up: a topic list cached then would miss them.
+func TestDeleteKafkaTopicsDeletesTheJustCreatedTopicsOfThePrefix(t *testing.T) {
+	brokers := testkit.Kafka(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	prefix := testkit.Unique(t, "delete-")
+	other := testkit.KafkaTopics(t, brokers, "keep-")
+	topics := []messaging.Topic{{Name: prefix + ".a", Partitions: 1, ReplicationFactor: 1},
+		{Name: prefix + ".b", Partitions: 1, ReplicationFactor: 1}, {Name: other, Partitions: 1, ReplicationFactor: 1}}
+	require.NoError(t, testkit.DeleteKafkaTopics(ctx, brokers, prefix), "another test's clean-up")
+	require.NoError(t, messaging.NewKafkaAdmin(brokers, "test").EnsureTopics(ctx, topics))
+
+	require.NoError(t, testkit.DeleteKafkaTopics(ctx, brokers, prefix))
+
+	client := &kafka.Client{Addr: kafka.TCP(brokers...), Transport: &kafka.Transport{}}
+	meta, err := client.Metadata(ctx, &kafka.MetadataRequest{})
+	require.NoError(t, err)
+	var left []string
+	for _, tp := range meta.Topics {
+		if tp.Name == other || strings.HasPrefix(tp.Name, prefix) {
+			left = append(left, tp.Name)
+		}
+	}
+	assert.Equal(t, []string{other}, left, "the prefix's topics are gone, the others stay")
+}
