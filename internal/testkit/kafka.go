@@ -28,8 +28,12 @@ func KafkaTopics(tb testing.TB, brokers []string, prefix string) string {
 	return name
 }
 
-// DeleteKafkaTopics deletes every topic whose name starts with prefix.
+// DeleteKafkaTopics deletes every topic whose name starts with prefix. The
+// broker finishes the deletion after it answers.
 func DeleteKafkaTopics(ctx context.Context, brokers []string, prefix string) error {
+	if prefix == "" {
+		return fmt.Errorf("delete topics: an empty prefix would delete every topic")
+	}
 	// A transport of its own: kafka-go's default one caches the topic list
 	// for seconds, and would not see the topics a short test just made.
 	transport := &kafka.Transport{}

@@ -91,11 +91,13 @@ func Run(t *testing.T, open func(t *testing.T) Subject) {
 func env(topic, key string, i int) *registrationv1.Envelope {
 	payload, _ := proto.Marshal(&registrationv1.UserRegistered{UserId: key, Email: fmt.Sprintf("%s-%d@example.com", key, i)})
 	return &registrationv1.Envelope{
-		Id:      fmt.Sprintf("m-%s-%03d-%d", key, i, time.Now().UnixNano()),
-		Topic:   topic,
-		Key:     key,
-		Type:    "registration.v1.UserRegistered",
-		Time:    timestamppb.New(time.Date(2026, 11, 23, 12, 0, 0, i*int(time.Millisecond), time.UTC)),
+		Id:    fmt.Sprintf("m-%s-%03d-%d", key, i, time.Now().UnixNano()),
+		Topic: topic,
+		Key:   key,
+		Type:  "registration.v1.UserRegistered",
+		// Now, in Kafka's millisecond precision: a fixed date would fall out
+		// of a topic's retention and the broker would delete the messages.
+		Time:    timestamppb.New(time.Now().Truncate(time.Millisecond)),
 		Payload: payload,
 		Source:  "/registrar",
 	}
