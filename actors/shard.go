@@ -63,8 +63,10 @@ func (s *shard) Receive(ctx actor.Context) {
 		if s.stop != nil {
 			s.stop()
 		}
-		// Not its children for protoactor: they do not stop with it.
+		// Not its children for protoactor: they do not stop with it. Their
+		// Terminated would find the shard gone (a dead letter in the log).
 		for _, c := range s.children {
+			ctx.Unwatch(c.pid)
 			ctx.Poison(c.pid)
 		}
 	case *actor.Terminated:
