@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -201,4 +203,20 @@ func TestEmbeddedSIGTERMFinishesTheRequestsInFlight(t *testing.T) {
 	}
 	// The outbox was flushed before the process exited.
 	assert.Len(t, smtp.Messages(), n, "every answered registration got its email before the exit")
+}
+
+// The container images' health check is the binary itself (they have no
+// curl): it must pass while the service is ready and fail once it is gone.
+func TestHealthcheckSubcommand(t *testing.T) {
+	p := start(t, "registrar", embeddedEnv(t, smtptest.Start(t))...)
+	probe := func() error {
+		cmd := exec.Command(filepath.Join(binDir, "registrar"), "healthcheck")
+		cmd.Env = append(os.Environ(), "HTTP_ADDR="+strings.TrimPrefix(p.base, "http://"))
+		return cmd.Run()
+	}
+	require.NoError(t, probe(), "ready: exit 0")
+	require.NoError(t, p.stop())
+	var exit *exec.ExitError
+	require.ErrorAs(t, probe(), &exit, "gone: a failed probe")
+	assert.Equal(t, 1, exit.ExitCode())
 }

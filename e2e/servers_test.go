@@ -57,25 +57,11 @@ func startKafka(t *testing.T) *kafkaBroker {
 	t.Helper()
 	b := &kafkaBroker{t: t, lib: testkit.Env(t, "TEST_KAFKA_LIB", "Kafka jars"), dir: t.TempDir(), port: freePort(t)}
 	controller := freePort(t)
-	conf := fmt.Sprintf(`process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@127.0.0.1:%[2]d
-listeners=PLAINTEXT://127.0.0.1:%[1]d,CONTROLLER://127.0.0.1:%[2]d
-advertised.listeners=PLAINTEXT://127.0.0.1:%[1]d
-controller.listener.names=CONTROLLER
-inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
-log.dirs=%[3]s/data
-num.partitions=1
-offsets.topic.replication.factor=1
-offsets.topic.num.partitions=1
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
-share.coordinator.state.topic.replication.factor=1
-share.coordinator.state.topic.min.isr=1
-group.initial.rebalance.delay.ms=0
-auto.create.topics.enable=false
-`, b.port, controller, b.dir)
+	tmpl, err := os.ReadFile("../scripts/kafka/server.properties") // as scripts/services.sh
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := strings.NewReplacer("@PORT@", fmt.Sprint(b.port), "@CONTROLLER_PORT@", fmt.Sprint(controller), "@DIR@", b.dir).Replace(string(tmpl))
 	if err := os.WriteFile(filepath.Join(b.dir, "server.properties"), []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -1,17 +1,20 @@
 package persistence
 
 import (
+	"cmp"
 	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/pressly/goose/v3"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/acme/registrar/actors"
+	registrationv1 "github.com/acme/registrar/protos/registration/v1"
 )
 
 // Times are stored as Unix milliseconds, the precision the actors use.
@@ -35,6 +38,36 @@ func fromNullMillis(v sql.NullInt64) time.Time {
 }
 
 func timestamp(t time.Time) *timestamppb.Timestamp { return timestamppb.New(t) }
+
+// scanClaims reads the outbox rows of a claim (seq, id, topic, key, type,
+// source, time, payload) and returns their messages oldest first: RETURNING
+// gives no order. T is how the store keeps a time.
+func scanClaims[T any](next func() bool, scan func(...any) error, toTime func(T) time.Time) ([]*registrationv1.Envelope, error) {
+	type claimed struct {
+		seq int64
+		env *registrationv1.Envelope
+	}
+	var out []claimed
+	for next() {
+		var (
+			c  claimed
+			at T
+			m  = &registrationv1.Envelope{}
+		)
+		if err := scan(&c.seq, &m.Id, &m.Topic, &m.Key, &m.Type, &m.Source, &at, &m.Payload); err != nil {
+			return nil, err
+		}
+		m.Time = timestamp(toTime(at))
+		c.env = m
+		out = append(out, c)
+	}
+	slices.SortFunc(out, func(a, b claimed) int { return cmp.Compare(a.seq, b.seq) })
+	envs := make([]*registrationv1.Envelope, len(out))
+	for i, c := range out {
+		envs[i] = c.env
+	}
+	return envs, nil
+}
 
 // encodeTimes stores a sliding log as a JSON array of Unix milliseconds.
 func encodeTimes(ts []time.Time) string {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"slices"
 	"sync"
 	"time"
 
@@ -259,32 +258,13 @@ func (p *Postgres) Claim(ctx context.Context, limit int, lease time.Duration) ([
 	if err != nil {
 		return nil, fmt.Errorf("postgres: claim outbox: %w", err)
 	}
-	type claimed struct {
-		seq int64
-		env *registrationv1.Envelope
+	defer rows.Close()
+	envs, err := scanClaims(rows.Next, rows.Scan, func(t time.Time) time.Time { return t })
+	if err == nil {
+		err = rows.Err()
 	}
-	var out []claimed
-	for rows.Next() {
-		var (
-			c  claimed
-			at time.Time
-			m  = &registrationv1.Envelope{}
-		)
-		if err := rows.Scan(&c.seq, &m.Id, &m.Topic, &m.Key, &m.Type, &m.Source, &at, &m.Payload); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("postgres: claim outbox: %w", err)
-		}
-		m.Time = timestamp(at)
-		c.env = m
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
+	if err != nil {
 		return nil, fmt.Errorf("postgres: claim outbox: %w", err)
-	}
-	slices.SortFunc(out, func(a, b claimed) int { return int(a.seq - b.seq) })
-	envs := make([]*registrationv1.Envelope, len(out))
-	for i, c := range out {
-		envs[i] = c.env
 	}
 	return envs, nil
 }

@@ -252,32 +252,12 @@ func (s *SQLite) Claim(ctx context.Context, limit int, lease time.Duration) ([]*
 		return nil, fmt.Errorf("sqlite: claim outbox: %w", err)
 	}
 	defer func() { _ = rows.Close() }()
-	type claimed struct {
-		seq int64
-		env *registrationv1.Envelope
+	envs, err := scanClaims(rows.Next, rows.Scan, fromMillis)
+	if err == nil {
+		err = rows.Err()
 	}
-	var out []claimed
-	for rows.Next() {
-		var (
-			c  claimed
-			at int64
-			m  = &registrationv1.Envelope{}
-		)
-		if err := rows.Scan(&c.seq, &m.Id, &m.Topic, &m.Key, &m.Type, &m.Source, &at, &m.Payload); err != nil {
-			return nil, fmt.Errorf("sqlite: claim outbox: %w", err)
-		}
-		m.Time = timestamp(fromMillis(at))
-		c.env = m
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
+	if err != nil {
 		return nil, fmt.Errorf("sqlite: claim outbox: %w", err)
-	}
-	// RETURNING gives no order guarantee.
-	slices.SortFunc(out, func(a, b claimed) int { return int(a.seq - b.seq) })
-	envs := make([]*registrationv1.Envelope, len(out))
-	for i, c := range out {
-		envs[i] = c.env
 	}
 	return envs, nil
 }

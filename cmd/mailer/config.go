@@ -23,15 +23,8 @@ type Config struct {
 	config.Log
 }
 
-func loadConfig(environ []string) (Config, error) {
-	var cfg Config
-	if err := config.Load(environ, &cfg); err != nil {
-		return cfg, err
-	}
-	return cfg, cfg.validate()
-}
-
-func (c *Config) validate() error {
+// Validate checks the values and derives the settings they imply.
+func (c *Config) Validate() error {
 	var errs config.Errors
 	if !c.Kafka.Enabled() {
 		errs.Add("KAFKA_BROKERS", "is empty: without Kafka the registrar sends the emails itself and this binary has nothing to do")

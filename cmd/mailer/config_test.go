@@ -6,12 +6,14 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/acme/registrar/internal/config"
 )
 
 var valid = []string{"KAFKA_BROKERS=127.0.0.1:9092", "DATABASE_URL=postgres://postgres@127.0.0.1/registrar"}
 
 func TestMailerDefaults(t *testing.T) {
-	cfg, err := loadConfig(valid)
+	cfg, err := config.Load[Config](valid)
 	require.NoError(t, err)
 	assert.Equal(t, ":8081", cfg.HTTPAddr)
 	assert.Equal(t, "registrar-mailer", cfg.GroupID)
@@ -30,14 +32,14 @@ func TestMailerRefusesBadValuesNamingTheVariable(t *testing.T) {
 		"KAFKA_REPLICATION_FACTOR=0":            "KAFKA_REPLICATION_FACTOR",
 		"SHUTDOWN_TIMEOUT=soon":                 "SHUTDOWN_TIMEOUT",
 	} {
-		_, err := loadConfig(append(append([]string{}, valid...), kv))
+		_, err := config.Load[Config](append(append([]string{}, valid...), kv))
 		require.Error(t, err, kv)
 		assert.Contains(t, err.Error(), name, kv)
 	}
 }
 
 func TestMailerConfigNeverEchoesSecrets(t *testing.T) {
-	_, err := loadConfig(append(append([]string{}, valid...), "SMTP_URL=ftp://user:hunter2@mail.example.com"))
+	_, err := config.Load[Config](append(append([]string{}, valid...), "SMTP_URL=ftp://user:hunter2@mail.example.com"))
 	require.Error(t, err)
 	assert.NotContains(t, err.Error(), "hunter2")
 }

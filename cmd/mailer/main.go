@@ -6,40 +6,17 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
-	"os"
-	"os/signal"
-	"syscall"
 
-	"github.com/acme/registrar/internal/healthcheck"
+	"github.com/acme/registrar/internal/config"
+	"github.com/acme/registrar/internal/daemon"
 )
 
-func main() {
-	if len(os.Args) == 2 && os.Args[1] == "healthcheck" {
-		// For container health checks: the image has no curl.
-		addr := os.Getenv("MAILER_HTTP_ADDR")
-		if addr == "" {
-			addr = ":8081"
-		}
-		if err := healthcheck.Probe(context.Background(), addr); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		return
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Environ(), os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "mailer:", err)
-		os.Exit(1)
-	}
-}
+func main() { daemon.Main("mailer", "MAILER_HTTP_ADDR", ":8081", run) }
 
-// run is main without the process: tests call it with their own environment
-// and outputs.
+// run is the binary (daemon.Run).
 func run(ctx context.Context, environ []string, stdout, stderr io.Writer) error {
-	cfg, err := loadConfig(environ)
+	cfg, err := config.Load[Config](environ)
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/acme/registrar/internal/config"
 	"github.com/acme/registrar/mailer/smtptest"
 )
 
@@ -21,7 +22,7 @@ import (
 // actors, the relay, the in-process mailer over real SMTP, and the gateway.
 func TestAppWiring(t *testing.T) {
 	smtp := smtptest.Start(t)
-	cfg, err := loadConfig([]string{
+	cfg, err := config.Load[Config]([]string{
 		"HTTP_ADDR=127.0.0.1:0",
 		"DATABASE_URL=sqlite:" + filepath.Join(t.TempDir(), "registrar.db"),
 		"SMTP_URL=" + smtp.URL(),

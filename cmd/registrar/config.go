@@ -62,16 +62,8 @@ type Config struct {
 	hashParams password.Params
 }
 
-// loadConfig reads and validates the configuration from environ.
-func loadConfig(environ []string) (Config, error) {
-	var cfg Config
-	if err := config.Load(environ, &cfg); err != nil {
-		return cfg, err
-	}
-	return cfg, cfg.validate()
-}
-
-func (c *Config) validate() error {
+// Validate checks the values and derives the settings they imply.
+func (c *Config) Validate() error {
 	var errs config.Errors
 	if c.HTTPAddr == "" {
 		errs.Add("HTTP_ADDR", "must not be empty")

@@ -11,10 +11,12 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/acme/registrar/internal/config"
 )
 
 func TestDefaultsMatchTheContract(t *testing.T) {
-	cfg, err := loadConfig(nil)
+	cfg, err := config.Load[Config](nil)
 	require.NoError(t, err)
 	assert.Equal(t, ":8080", cfg.HTTPAddr)
 	assert.Equal(t, "data/registrar.db", cfg.sqlitePath)
@@ -57,7 +59,7 @@ func TestConfigRefusesBadValuesNamingTheVariable(t *testing.T) {
 		"PASSWORD_HASH_PARAMS=m=4,t=1,p=1":         "PASSWORD_HASH_PARAMS",
 	}
 	for kv, name := range tests {
-		_, err := loadConfig([]string{kv})
+		_, err := config.Load[Config]([]string{kv})
 		require.Error(t, err, kv)
 		assert.Contains(t, err.Error(), name, kv)
 	}
@@ -68,14 +70,14 @@ func TestConfigNeverEchoesSecrets(t *testing.T) {
 		"CODE_HMAC_KEY=tooshort-hunter2",
 		"SMTP_URL=ftp://mailer:hunter2@mail.example.com",
 	} {
-		_, err := loadConfig([]string{kv})
+		_, err := config.Load[Config]([]string{kv})
 		require.Error(t, err, kv)
 		assert.NotContains(t, err.Error(), "hunter2", kv)
 	}
 }
 
 func TestConfigAcceptsProxiesAndKeys(t *testing.T) {
-	cfg, err := loadConfig([]string{
+	cfg, err := config.Load[Config]([]string{
 		"TRUSTED_PROXIES=10.0.0.0/8, 192.168.1.7", "PROXY_HEADER=X-Forwarded-For",
 		"CODE_HMAC_KEY=" + strings.Repeat("ab", 32), "LOG_FORMAT=json", "LOG_LEVEL=debug",
 	})
@@ -87,7 +89,7 @@ func TestConfigAcceptsProxiesAndKeys(t *testing.T) {
 
 func TestEmbeddedKeyIsGeneratedOnceAndKept(t *testing.T) {
 	dir := t.TempDir()
-	cfg, err := loadConfig([]string{"DATABASE_URL=sqlite:" + filepath.Join(dir, "db", "registrar.db")})
+	cfg, err := config.Load[Config]([]string{"DATABASE_URL=sqlite:" + filepath.Join(dir, "db", "registrar.db")})
 	require.NoError(t, err)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 
@@ -109,12 +111,12 @@ func TestEmbeddedKeyIsGeneratedOnceAndKept(t *testing.T) {
 }
 
 func TestWeakHashParamsNeedTheBenchmarkFlag(t *testing.T) {
-	cfg, err := loadConfig([]string{"PASSWORD_HASH_PARAMS=m=64,t=1,p=1", "PASSWORD_HASH_BENCHMARK=true"})
+	cfg, err := config.Load[Config]([]string{"PASSWORD_HASH_PARAMS=m=64,t=1,p=1", "PASSWORD_HASH_BENCHMARK=true"})
 	require.NoError(t, err)
 	assert.Equal(t, uint32(64), cfg.hashParams.Memory)
 	assert.True(t, cfg.hashParams.BelowOWASP())
 
-	cfg, err = loadConfig([]string{"PASSWORD_HASH_PARAMS=m=65536,t=3,p=2"})
+	cfg, err = config.Load[Config]([]string{"PASSWORD_HASH_PARAMS=m=65536,t=3,p=2"})
 	require.NoError(t, err, "stronger than the minimum needs no flag")
 	assert.Equal(t, uint8(2), cfg.hashParams.Threads)
 }

@@ -24,19 +24,23 @@ import (
 	"github.com/acme/registrar/messaging"
 )
 
-// Load parses environ ("KEY=value" entries) into cfg, a pointer to a struct
-// with env tags (nested structs included).
-func Load(environ []string, cfg any) error {
+// Load parses environ ("KEY=value" entries) into a T, a struct with env
+// tags (nested structs included), and validates it.
+func Load[T any, PT interface {
+	*T
+	Validate() error
+}](environ []string) (T, error) {
+	var cfg T
 	vars := map[string]string{}
 	for _, kv := range environ {
 		if k, v, ok := strings.Cut(kv, "="); ok {
 			vars[k] = v
 		}
 	}
-	if err := env.ParseWithOptions(cfg, env.Options{Environment: vars}); err != nil {
-		return parseErrors(err, reflect.TypeOf(cfg).Elem())
+	if err := env.ParseWithOptions(&cfg, env.Options{Environment: vars}); err != nil {
+		return cfg, parseErrors(err, reflect.TypeFor[T]())
 	}
-	return nil
+	return cfg, PT(&cfg).Validate()
 }
 
 // parseErrors restates env's errors with the variable's name instead of the
