@@ -9,7 +9,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/scheduler"
-	"google.golang.org/protobuf/types/known/timestamppb"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	registrationv1 "github.com/acme/registrar/protos/registration/v1"
 )
@@ -50,40 +50,41 @@ func newRegistrationActor(email string, d *deps) *registrationActor {
 	return &registrationActor{email: email, deps: d}
 }
 
+// authCommand is what the authenticated commands share.
+type authCommand interface {
+	GetPassword() string
+	GetSource() string
+	GetBudget() *durationpb.Duration
+}
+
 func (a *registrationActor) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:
 		a.self = ctx.Self()
 		// Arms the timer of a pending code; a failed load changes nothing
 		// (every command loads again).
-		_ = a.load()
+		_ = a.load(context.Background())
 	case *actor.Stopping, *actor.Restarting:
 		a.disarm()
 	case *actor.Stopped:
 		a.deps.stats.actors.Add(-1) // counted here: its shard may be gone
 	case *registrationv1.Register:
-		a.serve(ctx, msg.GetDeadline(), func() *registrationv1.Reply { return a.register(msg) })
+		a.serve(ctx, msg.GetBudget(), func(c context.Context) *registrationv1.Reply { return a.register(c, msg) })
 	case *registrationv1.Activate:
-		a.serve(ctx, msg.GetDeadline(), func() *registrationv1.Reply {
-			return a.authenticated("activate", msg.GetPassword(), func(cur *Registration, ok bool, now time.Time) (Decision, error) {
-				return a.deps.rules.Activate(cur, ok, msg.GetCode(), now), nil
-			})
+		a.authenticated(ctx, "activate", msg, func(auth Authenticated, now time.Time) (Decision, error) {
+			return a.deps.rules.Activate(auth, msg.GetCode(), now), nil
 		})
 	case *registrationv1.ResendCode:
-		a.serve(ctx, msg.GetDeadline(), func() *registrationv1.Reply {
-			return a.authenticated("resend_code", msg.GetPassword(), func(cur *Registration, ok bool, now time.Time) (Decision, error) {
-				code, err := NewCode(a.deps.random)
-				if err != nil {
-					return Decision{}, err
-				}
-				return a.deps.rules.ResendCode(cur, ok, code, now), nil
-			})
+		a.authenticated(ctx, "resend_code", msg, func(auth Authenticated, now time.Time) (Decision, error) {
+			code, err := NewCode(a.deps.random)
+			if err != nil {
+				return Decision{}, err
+			}
+			return a.deps.rules.ResendCode(auth, code, now), nil
 		})
 	case *registrationv1.GetAccount:
-		a.serve(ctx, msg.GetDeadline(), func() *registrationv1.Reply {
-			return a.authenticated("me", msg.GetPassword(), func(cur *Registration, ok bool, now time.Time) (Decision, error) {
-				return a.deps.rules.Describe(cur, ok, now), nil
-			})
+		a.authenticated(ctx, "me", msg, func(auth Authenticated, now time.Time) (Decision, error) {
+			return a.deps.rules.Describe(auth, now), nil
 		})
 	case *codeTimer:
 		a.expire(msg.generation)
@@ -94,27 +95,35 @@ func (a *registrationActor) Receive(ctx actor.Context) {
 	}
 }
 
-// serve answers one command. A command whose caller has already given up is
-// dropped: carrying it out would change state behind a 503. A panic is
-// answered with 503 before the supervisor restarts the actor, which then
-// reloads its state from the store.
-func (a *registrationActor) serve(ctx actor.Context, deadline *timestamppb.Timestamp, handle func() *registrationv1.Reply) {
-	// Deadlines are wall-clock time, whatever clock the rules are given.
-	if deadline != nil && !time.Now().Before(deadline.AsTime()) {
-		a.deps.logger.Warn("dropped a command past its deadline", "late_by", time.Since(deadline.AsTime()))
+// serve answers one command within its budget, counted from its arrival on
+// this member. A command whose budget ran out in the queue is refused
+// unexecuted: its caller is about to give up. A panic is answered with 503
+// before the supervisor restarts the actor, which then reloads its state.
+func (a *registrationActor) serve(ctx actor.Context, budget *durationpb.Duration, handle func(context.Context) *registrationv1.Reply) {
+	b := budget.AsDuration()
+	if budget == nil || b <= 0 {
+		b = budgetFor(a.deps.requestTimeout)
+	}
+	deadline := arrival(ctx).Add(b)
+	if !time.Now().Before(deadline) {
+		a.deps.logger.Warn("refused a command whose budget ran out before the actor reached it",
+			"budget", b, "late_by", time.Since(deadline))
+		ctx.Respond(unavailable())
 		return
 	}
+	c, cancel := context.WithDeadline(context.WithValue(context.Background(), graceKey{}, commitCheckGrace(b)), deadline)
+	defer cancel()
 	defer func() {
 		if p := recover(); p != nil {
 			ctx.Respond(unavailable())
 			panic(p)
 		}
 	}()
-	ctx.Respond(handle())
+	ctx.Respond(handle(c))
 }
 
-func (a *registrationActor) register(msg *registrationv1.Register) *registrationv1.Reply {
-	return a.decide(func(cur *Registration, now time.Time) (Decision, error) {
+func (a *registrationActor) register(ctx context.Context, msg *registrationv1.Register) *registrationv1.Reply {
+	return a.decide(ctx, func(cur *Registration, now time.Time) (Decision, error) {
 		in := RegisterInput{Email: a.email, PasswordHash: msg.GetPasswordHash()}
 		if cur == nil {
 			id, err := NewID(now, a.deps.random)
@@ -133,33 +142,43 @@ func (a *registrationActor) register(msg *registrationv1.Register) *registration
 }
 
 // authenticated runs the credential checks every authenticated command
-// shares: a locked account answers before its password is verified; an
-// unknown email verifies a dummy hash so that it takes as long as a known one.
-// Every outcome is logged (ASVS 16.3.1) with the user id, never the email of
-// an unknown account, the password or the code.
-func (a *registrationActor) authenticated(operation, password string, op func(cur *Registration, passwordOK bool, now time.Time) (Decision, error)) *registrationv1.Reply {
-	return a.decide(func(cur *Registration, now time.Time) (Decision, error) {
-		if err := a.deps.rules.Precheck(cur, now); err != nil {
-			a.logAuthentication(operation, cur, "locked")
-			return Decision{Err: err}, nil
-		}
-		hash := a.deps.dummyHash
-		if cur != nil {
-			hash = cur.PasswordHash
-		}
-		ok, err := a.deps.verifyPassword(hash, password)
-		if err != nil {
-			return Decision{}, err
-		}
-		switch {
-		case cur == nil:
-			a.logAuthentication(operation, cur, "unknown_account")
-		case !ok:
-			a.logAuthentication(operation, cur, "wrong_password")
-		default:
-			a.logAuthentication(operation, cur, "success")
-		}
-		return op(cur, ok && cur != nil, a.deps.now())
+// shares, in the order the rules' types impose: the throttle answers before
+// the password is verified; an unknown email verifies a dummy hash so that
+// it takes as long as a known one. Every outcome is logged (ASVS 16.3.1)
+// with the user id, never the email of an unknown account, the password or
+// the code.
+func (a *registrationActor) authenticated(actx actor.Context, operation string, msg authCommand,
+	op func(auth Authenticated, now time.Time) (Decision, error)) {
+	a.serve(actx, msg.GetBudget(), func(ctx context.Context) *registrationv1.Reply {
+		return a.decide(ctx, func(cur *Registration, now time.Time) (Decision, error) {
+			ch, err := a.deps.rules.Authenticate(cur, msg.GetSource(), now)
+			if err != nil {
+				a.logAuthentication(operation, cur, "throttled")
+				return Decision{Err: err}, nil
+			}
+			hash := ch.PasswordHash()
+			if hash == "" {
+				hash = a.deps.dummyHash
+			}
+			ok, err := a.deps.passwords.Verify(ctx, hash, msg.GetPassword())
+			if err != nil {
+				return Decision{}, err
+			}
+			now = a.deps.now() // the hash took a while
+			auth, refused, ok := a.deps.rules.Verified(ch, ok, now)
+			switch {
+			case cur == nil:
+				a.logAuthentication(operation, cur, "unknown_account")
+			case !ok:
+				a.logAuthentication(operation, cur, "wrong_password")
+			default:
+				a.logAuthentication(operation, cur, "success")
+			}
+			if !ok {
+				return refused, nil
+			}
+			return op(auth, now)
+		})
 	})
 }
 
@@ -177,12 +196,13 @@ func (a *registrationActor) logAuthentication(operation string, cur *Registratio
 const maxConflicts = 2
 
 // decide reads the row, asks the rules, persists the decision and builds the
-// reply. Nothing is answered before the new state is stored, and nothing is
-// decided on a row older than this command: with several instances, an
-// actor's memory may be stale, and only writes are fenced by the version.
-func (a *registrationActor) decide(rule func(cur *Registration, now time.Time) (Decision, error)) *registrationv1.Reply {
+// reply, all within ctx (the command's budget). Nothing is answered before
+// the new state is stored, and nothing is decided on a row older than this
+// command: with several instances, an actor's memory may be stale, and only
+// writes are fenced by the version.
+func (a *registrationActor) decide(ctx context.Context, rule func(cur *Registration, now time.Time) (Decision, error)) *registrationv1.Reply {
 	for range maxConflicts {
-		if err := a.load(); err != nil {
+		if err := a.load(ctx); err != nil {
 			return unavailable()
 		}
 		d, err := rule(a.reg, a.deps.now())
@@ -196,11 +216,11 @@ func (a *registrationActor) decide(rule func(cur *Registration, now time.Time) (
 		if d.Next == nil {
 			return a.reply(d)
 		}
-		err = a.persist(d)
+		err = a.persist(ctx, d)
 		if errors.Is(err, ErrConflict) {
 			continue
 		}
-		if err != nil {
+		if err != nil && !a.committedAnyway(ctx, d.Next) {
 			a.deps.logger.Error("persist registration", "user_id", d.Next.ID, "error", err)
 			return unavailable()
 		}
@@ -212,28 +232,56 @@ func (a *registrationActor) decide(rule func(cur *Registration, now time.Time) (
 	return unavailable()
 }
 
-func (a *registrationActor) persist(d Decision) error {
-	now := a.deps.now()
+func (a *registrationActor) persist(ctx context.Context, d Decision) error {
 	next := d.Next
 	next.Version = 1
 	if a.reg != nil {
 		next.Version = a.reg.Version + 1
 	}
-	msgs, err := messages(d.Events, now, a.deps.random)
+	msgs, err := messages(d.Events, a.deps.now(), a.deps.random)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), a.deps.storeTimeout)
-	defer cancel()
 	if err := a.deps.store.Save(ctx, next, msgs); err != nil {
 		return fmt.Errorf("save: %w", err)
 	}
 	return nil
 }
 
-// load reads the row from the store.
-func (a *registrationActor) load() error {
-	ctx, cancel := context.WithTimeout(context.Background(), a.deps.storeTimeout)
+// committedAnyway finds out whether a save that failed was committed all the
+// same (a connection lost during COMMIT, a deadline that struck while the
+// database was acknowledging it): the row then holds exactly what was
+// written. It reads within a grace past the command's budget, still inside
+// the caller's wait (see replyMargin), so the caller is told what happened.
+func (a *registrationActor) committedAnyway(ctx context.Context, written *Registration) bool {
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = time.Now()
+	}
+	grace, _ := ctx.Value(graceKey{}).(time.Duration)
+	rctx, cancel := context.WithDeadline(context.Background(), deadline.Add(grace))
+	defer cancel()
+	row, err := a.deps.store.Load(rctx, a.email)
+	if err != nil || !sameWrite(row, written) {
+		return false
+	}
+	a.deps.logger.Info("a save reported an error but was committed", "user_id", written.ID)
+	return true
+}
+
+// graceKey holds, in a command's context, its commitCheckGrace.
+type graceKey struct{}
+
+// sameWrite reports whether row is the write w (and not another writer's
+// write of the same version).
+func sameWrite(row, w *Registration) bool {
+	return row.Version == w.Version && row.UpdatedAt.Equal(w.UpdatedAt) && row.Generation == w.Generation &&
+		row.Status == w.Status && row.PasswordHash == w.PasswordHash && row.Code.Attempts == w.Code.Attempts
+}
+
+// load reads the row from the store within ctx, bounded by the store timeout.
+func (a *registrationActor) load(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, a.deps.storeTimeout)
 	defer cancel()
 	reg, err := a.deps.store.Load(ctx, a.email)
 	switch {
@@ -252,7 +300,9 @@ func (a *registrationActor) load() error {
 // expire handles the code timer. The stored expires_at is the truth; the
 // timer only notes the expiry (and emits its event) so the actor can go idle.
 func (a *registrationActor) expire(generation int64) {
-	if a.load() != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), a.deps.storeTimeout)
+	defer cancel()
+	if a.load(ctx) != nil {
 		a.rearmLater()
 		return
 	}
@@ -264,7 +314,7 @@ func (a *registrationActor) expire(generation int64) {
 		a.arm() // fired early (clock granularity): wait for the real expiry
 		return
 	}
-	if err := a.persist(d); err != nil {
+	if err := a.persist(ctx, d); err != nil {
 		a.deps.logger.Warn("note code expiry", "user_id", a.reg.ID, "error", err)
 		a.rearmLater()
 		return

@@ -25,10 +25,14 @@ func BenchmarkRulesRegister(b *testing.B) {
 func BenchmarkRulesActivate(b *testing.B) {
 	m := newMachine(b)
 	m.register("h")
-	cur, code := m.cur, m.code
+	auth, refused := m.authenticate(true)
+	if refused != nil {
+		b.Fatal(refused.Err)
+	}
+	code := m.code
 	b.ReportAllocs()
 	for b.Loop() {
-		_ = m.rules.Activate(cur, true, code, t0.Add(time.Second))
+		_ = m.rules.Activate(auth, code, t0.Add(time.Second))
 	}
 }
 
@@ -58,7 +62,7 @@ func BenchmarkActorRoundTrip(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		i := 0
 		for pb.Next() {
-			if _, err := reg.Describe(ctx, fmt.Sprintf("b%d@example.com", i%emails), "pw"); err != nil {
+			if _, err := reg.Describe(ctx, actors.Credentials{Email: fmt.Sprintf("b%d@example.com", i%emails), Password: "pw"}); err != nil {
 				b.Error(err)
 				return
 			}

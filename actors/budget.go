@@ -2,7 +2,7 @@ package actors
 
 import "time"
 
-// The failure budget and the issue throttle are sliding logs: the row keeps
+// The code budget and the issue throttle are sliding logs: the row keeps
 // the times of the most recent events, so "at most N per window" holds for
 // every window, not only for aligned ones.
 
@@ -23,28 +23,28 @@ func recent(log []time.Time, window time.Duration, keep int, now time.Time) []ti
 	return log
 }
 
-// lockedFor reports whether the failure budget is used up at now, and for
-// how long it stays so.
-func (p Policy) lockedFor(r *Registration, now time.Time) (time.Duration, bool) {
-	fs := recent(r.Failures, p.FailureWindow, p.FailureLimit, now)
+// codeBudgetWait reports whether the budget of wrong codes is used up at
+// now, and for how long it stays so.
+func (p Policy) codeBudgetWait(r *Registration, now time.Time) (time.Duration, bool) {
+	fs := recent(r.CodeFailures, p.FailureWindow, p.FailureLimit, now)
 	if len(fs) < p.FailureLimit {
 		return 0, false
 	}
 	return fs[0].Add(p.FailureWindow).Sub(now), true
 }
 
-// failuresLeft is how many more failures the budget takes at now.
-func (p Policy) failuresLeft(r *Registration, now time.Time) int {
-	return p.FailureLimit - len(recent(r.Failures, p.FailureWindow, p.FailureLimit, now))
+// codeGuessesLeft is how many more wrong codes the budget takes at now.
+func (p Policy) codeGuessesLeft(r *Registration, now time.Time) int {
+	return p.FailureLimit - len(recent(r.CodeFailures, p.FailureWindow, p.FailureLimit, now))
 }
 
-// recordFailure adds a failure at now and reports the event to emit when it
+// failCode adds a wrong code at now and reports the event to emit when it
 // used up the budget.
-func (p Policy) recordFailure(r *Registration, now time.Time) []Event {
-	r.Failures = append(recent(r.Failures, p.FailureWindow, p.FailureLimit-1, now), now)
+func (p Policy) failCode(r *Registration, now time.Time) []Event {
+	r.CodeFailures = append(recent(r.CodeFailures, p.FailureWindow, p.FailureLimit-1, now), now)
 	r.UpdatedAt = now
-	if until, locked := p.lockedFor(r, now); locked {
-		return []Event{Throttled{UserID: r.ID, Until: now.Add(until)}}
+	if wait, exhausted := p.codeBudgetWait(r, now); exhausted {
+		return []Event{Throttled{UserID: r.ID, Until: now.Add(wait), Scope: ThrottleCodes}}
 	}
 	return nil
 }

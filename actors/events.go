@@ -69,10 +69,22 @@ type CodeBurned struct {
 	At         time.Time
 }
 
-// Throttled: the failure budget is used up until Until.
+// ThrottleScope says what a throttle holds back.
+type ThrottleScope int8
+
+const (
+	// ThrottlePasswords: the account's password checks wait (until Until,
+	// at the first engagement).
+	ThrottlePasswords ThrottleScope = iota + 1
+	// ThrottleCodes: the budget of wrong codes is used up until Until.
+	ThrottleCodes
+)
+
+// Throttled: a throttle of the account engaged.
 type Throttled struct {
 	UserID string
 	Until  time.Time
+	Scope  ThrottleScope
 }
 
 func (Registered) event()  {}

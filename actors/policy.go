@@ -12,9 +12,19 @@ type Policy struct {
 	CodeMaxAttempts int           // wrong guesses per code; the last one burns it
 	ResendCooldown  time.Duration // minimum time between two codes for one email
 	HourlyCodeLimit int           // codes per email in any rolling hour
-	FailureLimit    int           // wrong passwords and codes per FailureWindow
-	FailureWindow   time.Duration
+	// FailureLimit wrong codes per FailureWindow use up the code budget;
+	// as many wrong passwords engage the password throttle.
+	FailureLimit  int
+	FailureWindow time.Duration
+	// ThrottleDelay is the first wait of a throttled password check; each
+	// further wrong password doubles it, up to MaxThrottleDelay.
+	ThrottleDelay    time.Duration
+	MaxThrottleDelay time.Duration
 }
+
+// MaxPasswordWait is the longest a throttled password check ever waits: the
+// contract's bound on how long a stranger can keep an owner out.
+const MaxPasswordWait = 15 * time.Minute
 
 // MaxFailureLimit bounds FailureLimit: the failure log is stored with the
 // row, and NIST SP 800-63B §5.2.2 caps consecutive failures at 100.
@@ -26,12 +36,14 @@ const maxHourlyCodeLimit = 100
 // DefaultPolicy is the policy of the API contract.
 func DefaultPolicy() Policy {
 	return Policy{
-		CodeTTL:         60 * time.Second,
-		CodeMaxAttempts: 3,
-		ResendCooldown:  30 * time.Second,
-		HourlyCodeLimit: 5,
-		FailureLimit:    10,
-		FailureWindow:   24 * time.Hour,
+		CodeTTL:          60 * time.Second,
+		CodeMaxAttempts:  3,
+		ResendCooldown:   30 * time.Second,
+		HourlyCodeLimit:  5,
+		FailureLimit:     10,
+		FailureWindow:    24 * time.Hour,
+		ThrottleDelay:    time.Minute,
+		MaxThrottleDelay: MaxPasswordWait,
 	}
 }
 
@@ -55,6 +67,10 @@ func (p Policy) Validate() error {
 	}
 	if p.FailureWindow <= 0 {
 		errs = append(errs, fmt.Errorf("failure window must be positive, got %s", p.FailureWindow))
+	}
+	if p.ThrottleDelay <= 0 || p.ThrottleDelay > p.MaxThrottleDelay || p.MaxThrottleDelay > MaxPasswordWait {
+		errs = append(errs, fmt.Errorf("password throttle delays must satisfy 0 < first (%s) <= longest (%s) <= %s",
+			p.ThrottleDelay, p.MaxThrottleDelay, MaxPasswordWait))
 	}
 	return errors.Join(errs...)
 }

@@ -34,9 +34,13 @@ type Registration struct {
 	// generation it was issued in: issuing a new code kills every earlier one.
 	Generation int64
 	Code       Code
-	// Failures holds the times of the most recent wrong passwords and wrong
-	// codes, oldest first: the sliding log of the failure budget.
-	Failures []time.Time
+	// CodeFailures holds the times of the most recent wrong codes, oldest
+	// first: the sliding log of the code budget. It survives resends and
+	// re-registrations.
+	CodeFailures []time.Time
+	// Passwords is the state of the password throttle; a new registration
+	// (a new password) starts it afresh.
+	Passwords PasswordGuard
 	// Issues holds the times of the most recent code issues, oldest first:
 	// the cooldown and the hourly cap are read from it.
 	Issues      []time.Time
@@ -62,10 +66,12 @@ type Code struct {
 	ExpiryNoted bool
 }
 
-func (r *Registration) clone() *Registration {
+// Clone returns a deep copy of r.
+func (r *Registration) Clone() *Registration {
 	c := *r
 	c.Code.MAC = slices.Clone(r.Code.MAC)
-	c.Failures = slices.Clone(r.Failures)
+	c.CodeFailures = slices.Clone(r.CodeFailures)
+	c.Passwords = r.Passwords.clone()
 	c.Issues = slices.Clone(r.Issues)
 	return &c
 }

@@ -44,26 +44,20 @@ type Config struct {
 
 // deps is what every shard and actor of a registry shares.
 type deps struct {
-	rules         Rules
-	store         Store
-	passwords     PasswordVerifier
-	dummyHash     string
-	now           func() time.Time
-	random        io.Reader
-	logger        *slog.Logger
-	timers        *scheduler.TimerScheduler
-	idleTimeout   time.Duration
-	sweepInterval time.Duration
-	storeTimeout  time.Duration
-	verifyTimeout time.Duration
-	overloadRetry time.Duration
-	stats         *stats
-}
-
-func (d *deps) verifyPassword(hash, password string) (bool, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), d.verifyTimeout)
-	defer cancel()
-	return d.passwords.Verify(ctx, hash, password)
+	rules          Rules
+	store          Store
+	passwords      PasswordVerifier
+	dummyHash      string
+	now            func() time.Time
+	random         io.Reader
+	logger         *slog.Logger
+	timers         *scheduler.TimerScheduler
+	idleTimeout    time.Duration
+	sweepInterval  time.Duration
+	storeTimeout   time.Duration
+	requestTimeout time.Duration
+	overloadRetry  time.Duration
+	stats          *stats
 }
 
 type stats struct {
@@ -117,24 +111,24 @@ func NewRegistry(cfg Config) (*Registry, error) {
 	system := newActorSystem(cfg.Logger)
 	st := &stats{}
 	d := &deps{
-		rules:         cfg.Rules,
-		store:         cfg.Store,
-		passwords:     cfg.Passwords,
-		dummyHash:     cfg.DummyHash,
-		now:           func() time.Time { return cfg.Now().UTC().Truncate(time.Millisecond) },
-		random:        cfg.Random,
-		logger:        logger,
-		timers:        scheduler.NewTimerScheduler(system.Root),
-		idleTimeout:   cfg.IdleTimeout,
-		sweepInterval: max(cfg.IdleTimeout/4, 10*time.Millisecond),
-		storeTimeout:  cfg.StoreTimeout,
-		verifyTimeout: cfg.RequestTimeout,
-		overloadRetry: cfg.OverloadRetry,
-		stats:         st,
+		rules:          cfg.Rules,
+		store:          cfg.Store,
+		passwords:      cfg.Passwords,
+		dummyHash:      cfg.DummyHash,
+		now:            func() time.Time { return cfg.Now().UTC().Truncate(time.Millisecond) },
+		random:         cfg.Random,
+		logger:         logger,
+		timers:         scheduler.NewTimerScheduler(system.Root),
+		idleTimeout:    cfg.IdleTimeout,
+		sweepInterval:  max(cfg.IdleTimeout/4, 10*time.Millisecond),
+		storeTimeout:   cfg.StoreTimeout,
+		requestTimeout: cfg.RequestTimeout,
+		overloadRetry:  cfg.OverloadRetry,
+		stats:          st,
 	}
 	r := &Registry{system: system, timeout: cfg.RequestTimeout, stats: st, logger: logger}
 	for i := range cfg.Shards {
-		pid, err := system.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return newShard(d) }),
+		pid, err := system.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return newShard(d) }, withArrivals()),
 			fmt.Sprintf("registration-shard-%d", i))
 		if err != nil {
 			return nil, fmt.Errorf("spawn shard %d: %w", i, err)
@@ -164,53 +158,69 @@ func orDefault[T comparable](v *T, def T) {
 	}
 }
 
+// Credentials are what an authenticated command proves itself with.
+type Credentials struct {
+	Email    string // normalized
+	Password string
+	// Source is the client's network as the gateway saw it (for the
+	// password throttle's known sources); "" when unknown.
+	Source string
+}
+
+// LogValue keeps the password out of any log line.
+func (c Credentials) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("email", c.Email), slog.String("password", "[REDACTED]"))
+}
+
 // Register creates or replaces a pending account. passwordHash is the
 // argon2id PHC string of the new password.
 func (r *Registry) Register(ctx context.Context, email, passwordHash string) (Account, error) {
-	return r.request(ctx, email, func(dl *timestamppb.Timestamp) proto.Message {
-		return &registrationv1.Register{Email: email, PasswordHash: passwordHash, Deadline: dl}
+	return r.request(ctx, email, func(budget *durationpb.Duration) proto.Message {
+		return &registrationv1.Register{Email: email, PasswordHash: passwordHash, Budget: budget}
 	})
 }
 
 // Activate activates a pending account with its current code.
-func (r *Registry) Activate(ctx context.Context, email, password, code string) (Account, error) {
-	return r.request(ctx, email, func(dl *timestamppb.Timestamp) proto.Message {
-		return &registrationv1.Activate{Email: email, Password: password, Code: code, Deadline: dl}
+func (r *Registry) Activate(ctx context.Context, c Credentials, code string) (Account, error) {
+	return r.request(ctx, c.Email, func(budget *durationpb.Duration) proto.Message {
+		return &registrationv1.Activate{Email: c.Email, Password: c.Password, Source: c.Source, Code: code, Budget: budget}
 	})
 }
 
 // ResendCode issues a new code to a pending account.
-func (r *Registry) ResendCode(ctx context.Context, email, password string) (Account, error) {
-	return r.request(ctx, email, func(dl *timestamppb.Timestamp) proto.Message {
-		return &registrationv1.ResendCode{Email: email, Password: password, Deadline: dl}
+func (r *Registry) ResendCode(ctx context.Context, c Credentials) (Account, error) {
+	return r.request(ctx, c.Email, func(budget *durationpb.Duration) proto.Message {
+		return &registrationv1.ResendCode{Email: c.Email, Password: c.Password, Source: c.Source, Budget: budget}
 	})
 }
 
 // Describe returns the account after checking its password.
-func (r *Registry) Describe(ctx context.Context, email, password string) (Account, error) {
-	return r.request(ctx, email, func(dl *timestamppb.Timestamp) proto.Message {
-		return &registrationv1.GetAccount{Email: email, Password: password, Deadline: dl}
+func (r *Registry) Describe(ctx context.Context, c Credentials) (Account, error) {
+	return r.request(ctx, c.Email, func(budget *durationpb.Duration) proto.Message {
+		return &registrationv1.GetAccount{Email: c.Email, Password: c.Password, Source: c.Source, Budget: budget}
 	})
 }
 
 // request sends a command to the email's shard and waits for the reply, for
 // at most the request timeout and never past ctx's deadline (the actor future
-// takes no context).
-func (r *Registry) request(ctx context.Context, email string, build func(*timestamppb.Timestamp) proto.Message) (Account, error) {
+// takes no context). The actor gets a budget a margin shorter than that
+// wait (see replyMargin), so its answer, 503 included, is the truth about
+// what it did.
+func (r *Registry) request(ctx context.Context, email string, build func(*durationpb.Duration) proto.Message) (Account, error) {
 	if r.closed.Load() {
 		return Account{}, reject(ErrUnavailable, time.Second)
 	}
-	timeout := r.timeout
+	wait := r.timeout
 	if dl, ok := ctx.Deadline(); ok {
-		timeout = min(timeout, time.Until(dl))
+		wait = min(wait, time.Until(dl))
 	}
-	if timeout <= 0 || ctx.Err() != nil {
+	budget := budgetFor(wait)
+	if budget <= 0 || ctx.Err() != nil {
 		return Account{}, reject(ErrUnavailable, time.Second)
 	}
-	msg := build(timestamppb.New(time.Now().Add(timeout)))
-	res, err := r.system.Root.RequestFuture(r.shardFor(email), msg, timeout).Result()
+	res, err := r.system.Root.RequestFuture(r.shardFor(email), build(durationpb.New(budget)), wait).Result()
 	if err != nil {
-		r.logger.Warn("registration actor did not answer in time", "timeout", timeout, "error", err)
+		r.logger.Warn("registration actor did not answer in time", "timeout", wait, "error", err)
 		return Account{}, reject(ErrUnavailable, time.Second)
 	}
 	reply, ok := res.(*registrationv1.Reply)

@@ -113,13 +113,13 @@ func TestRegistryHappyPath(t *testing.T) {
 	assert.WithinDuration(t, acc.CreatedAt.Add(30*time.Second), acc.ResendAvailableAt, 0)
 
 	code := h.lastCode(t, email)
-	active, err := h.reg.Activate(ctx, email, pw, code)
+	active, err := h.reg.Activate(ctx, actors.Credentials{Email: email, Password: pw}, code)
 	require.NoError(t, err)
 	assert.Equal(t, actors.StatusActive, active.Status)
 	assert.Equal(t, acc.ID, active.ID)
 	assert.False(t, active.ActivatedAt.IsZero())
 
-	me, err := h.reg.Describe(ctx, email, pw)
+	me, err := h.reg.Describe(ctx, actors.Credentials{Email: email, Password: pw})
 	require.NoError(t, err)
 	assert.Equal(t, actors.StatusActive, me.Status)
 	assert.True(t, me.CodeExpiresAt.IsZero())
@@ -145,18 +145,18 @@ func TestRegistryRejectionsCarryTheirDetails(t *testing.T) {
 	if h.lastCode(t, email) == wrong {
 		wrong = "1111"
 	}
-	_, err = h.reg.Activate(ctx, email, pw, wrong)
+	_, err = h.reg.Activate(ctx, actors.Credentials{Email: email, Password: pw}, wrong)
 	require.ErrorAs(t, err, &rej)
 	require.ErrorIs(t, err, actors.ErrInvalidCode)
 	assert.Equal(t, 2, rej.AttemptsRemaining)
 
-	_, err = h.reg.Activate(ctx, email, "wrong password", h.lastCode(t, email))
+	_, err = h.reg.Activate(ctx, actors.Credentials{Email: email, Password: "wrong password"}, h.lastCode(t, email))
 	require.ErrorIs(t, err, actors.ErrInvalidCredentials)
 }
 
 func TestRegistryUnknownEmailVerifiesADummyHash(t *testing.T) {
 	h := newHarness(t, nil)
-	_, err := h.reg.Describe(ctx, "nobody@example.com", "whatever password")
+	_, err := h.reg.Describe(ctx, actors.Credentials{Email: "nobody@example.com", Password: "whatever password"})
 	require.ErrorIs(t, err, actors.ErrInvalidCredentials)
 	assert.Equal(t, int64(1), h.passwords.Calls.Load(), "an unknown email must cost one verification, like a known one")
 }
@@ -167,11 +167,11 @@ func TestRegistryLockedAccountIsNoPasswordOracle(t *testing.T) {
 	_, err := h.reg.Register(ctx, email, actorstest.Hash(pw))
 	require.NoError(t, err)
 	for range 3 {
-		_, err = h.reg.Describe(ctx, email, "wrong password")
+		_, err = h.reg.Describe(ctx, actors.Credentials{Email: email, Password: "wrong password"})
 		require.ErrorIs(t, err, actors.ErrInvalidCredentials)
 	}
 	before := h.passwords.Calls.Load()
-	_, err = h.reg.Describe(ctx, email, pw)
+	_, err = h.reg.Describe(ctx, actors.Credentials{Email: email, Password: pw})
 	require.ErrorIs(t, err, actors.ErrTooManyAttempts)
 	assert.Equal(t, before, h.passwords.Calls.Load(), "a locked account must answer before verifying the password")
 	assert.Equal(t, 1, h.events("registration.v1.AccountThrottled"))
@@ -183,7 +183,7 @@ func TestRegistryOverloadedHashingAnswersOverloaded(t *testing.T) {
 	_, err := h.reg.Register(ctx, email, actorstest.Hash(pw))
 	require.NoError(t, err)
 	h.passwords.Overloaded.Store(true)
-	_, err = h.reg.Describe(ctx, email, pw)
+	_, err = h.reg.Describe(ctx, actors.Credentials{Email: email, Password: pw})
 	var rej *actors.Rejection
 	require.ErrorAs(t, err, &rej)
 	require.ErrorIs(t, err, actors.ErrOverloaded)
@@ -246,7 +246,7 @@ func TestRegistryConcurrentActivationsHaveOneWinner(t *testing.T) {
 	require.NoError(t, err)
 	code := h.lastCode(t, email)
 	got := hammer(50, func(int) error {
-		_, err := h.reg.Activate(ctx, email, pw, code)
+		_, err := h.reg.Activate(ctx, actors.Credentials{Email: email, Password: pw}, code)
 		return err
 	})
 	assert.Equal(t, map[string]int{"ok": 1, actors.ErrAlreadyActive.Error(): 49}, got.counts)
@@ -263,7 +263,7 @@ func TestRegistryConcurrentResendsAndReregistrationsIssueOneCode(t *testing.T) {
 	got := hammer(50, func(i int) error {
 		var err error
 		if i%2 == 0 {
-			_, err = h.reg.ResendCode(ctx, email, pw)
+			_, err = h.reg.ResendCode(ctx, actors.Credentials{Email: email, Password: pw})
 		} else {
 			_, err = h.reg.Register(ctx, email, actorstest.Hash(pw))
 		}
@@ -287,14 +287,14 @@ func TestRegistryConcurrentMixedCommandsNeverFail(t *testing.T) {
 		case 0:
 			_, err = h.reg.Register(ctx, email, actorstest.Hash(pw))
 		case 1:
-			_, err = h.reg.Activate(ctx, email, pw, code)
+			_, err = h.reg.Activate(ctx, actors.Credentials{Email: email, Password: pw}, code)
 			if err == nil {
 				activations.Add(1)
 			}
 		case 2:
-			_, err = h.reg.ResendCode(ctx, email, pw)
+			_, err = h.reg.ResendCode(ctx, actors.Credentials{Email: email, Password: pw})
 		case 3:
-			_, err = h.reg.Describe(ctx, email, pw)
+			_, err = h.reg.Describe(ctx, actors.Credentials{Email: email, Password: pw})
 		}
 		return err
 	})
@@ -314,7 +314,7 @@ func TestRegistryPassivationUnderLoadLosesNoRequest(t *testing.T) {
 	for i := range emails {
 		_, err := h.reg.Register(ctx, fmt.Sprintf("p%d@example.com", i), actorstest.Hash("pw"))
 		require.NoError(t, err)
-		_, err = h.reg.Activate(ctx, fmt.Sprintf("p%d@example.com", i), "pw", h.lastCode(t, fmt.Sprintf("p%d@example.com", i)))
+		_, err = h.reg.Activate(ctx, actors.Credentials{Email: fmt.Sprintf("p%d@example.com", i), Password: "pw"}, h.lastCode(t, fmt.Sprintf("p%d@example.com", i)))
 		require.NoError(t, err)
 	}
 	// Requests arrive in bursts with pauses around the idle boundary, so some
@@ -334,7 +334,7 @@ func TestRegistryPassivationUnderLoadLosesNoRequest(t *testing.T) {
 				}
 				email := fmt.Sprintf("p%d@example.com", (w+i)%emails)
 				requests.Add(1)
-				if _, err := h.reg.Describe(ctx, email, "pw"); err != nil {
+				if _, err := h.reg.Describe(ctx, actors.Credentials{Email: email, Password: "pw"}); err != nil {
 					failures.Add(1)
 					t.Errorf("request %d for %s: %v", i, email, err)
 				}
@@ -366,7 +366,7 @@ func TestRegistryRestartedActorReloadsItsState(t *testing.T) {
 	if code == wrong {
 		wrong = "0000"
 	}
-	_, err = h.reg.Activate(ctx, email, pw, wrong)
+	_, err = h.reg.Activate(ctx, actors.Credentials{Email: email, Password: pw}, wrong)
 	require.ErrorIs(t, err, actors.ErrInvalidCode)
 
 	// A panic inside the actor: the caller is answered at once, and the
@@ -378,10 +378,10 @@ func TestRegistryRestartedActorReloadsItsState(t *testing.T) {
 		}
 		return nil
 	})
-	_, err = h.reg.Activate(ctx, email, pw, wrong)
+	_, err = h.reg.Activate(ctx, actors.Credentials{Email: email, Password: pw}, wrong)
 	require.ErrorIs(t, err, actors.ErrUnavailable)
 	h.store.FailWith(nil)
-	_, err = h.reg.Activate(ctx, email, pw, wrong)
+	_, err = h.reg.Activate(ctx, actors.Credentials{Email: email, Password: pw}, wrong)
 	var rej *actors.Rejection
 	require.ErrorAs(t, err, &rej)
 	assert.Equal(t, 1, rej.AttemptsRemaining, "the unsaved guess must not count; the saved one must")
@@ -389,7 +389,7 @@ func TestRegistryRestartedActorReloadsItsState(t *testing.T) {
 	// A whole new registry on the same store (a process restart).
 	require.NoError(t, h.reg.Close(ctx))
 	h.start(t)
-	acc, err := h.reg.Activate(ctx, email, pw, code)
+	acc, err := h.reg.Activate(ctx, actors.Credentials{Email: email, Password: pw}, code)
 	require.NoError(t, err)
 	assert.Equal(t, actors.StatusActive, acc.Status)
 }
@@ -418,7 +418,7 @@ func TestRegistryTimerNotesTheExpiry(t *testing.T) {
 	code := h.lastCode(t, email)
 	require.Eventually(t, func() bool { return h.events("registration.v1.VerificationCodeExpired") == 1 },
 		5*time.Second, 10*time.Millisecond, "the actor's timer must note the expiry")
-	_, err = h.reg.Activate(ctx, email, pw, code)
+	_, err = h.reg.Activate(ctx, actors.Credentials{Email: email, Password: pw}, code)
 	require.ErrorIs(t, err, actors.ErrCodeExpired)
 	assert.Equal(t, 1, h.events("registration.v1.VerificationCodeExpired"), "one expiry event per code")
 }
@@ -448,11 +448,11 @@ func TestRegistryLogsEveryAuthenticationOutcome(t *testing.T) {
 	const email, pw = "log@example.com", "correct horse battery"
 	acc, err := h.reg.Register(ctx, email, actorstest.Hash(pw))
 	require.NoError(t, err)
-	_, _ = h.reg.Describe(ctx, email, pw)
-	_, _ = h.reg.Describe(ctx, email, "wrong-password-1")
-	_, _ = h.reg.Describe(ctx, email, "wrong-password-2")
-	_, _ = h.reg.Describe(ctx, email, pw)
-	_, _ = h.reg.Describe(ctx, "stranger@example.com", pw)
+	_, _ = h.reg.Describe(ctx, actors.Credentials{Email: email, Password: pw})
+	_, _ = h.reg.Describe(ctx, actors.Credentials{Email: email, Password: "wrong-password-1"})
+	_, _ = h.reg.Describe(ctx, actors.Credentials{Email: email, Password: "wrong-password-2"})
+	_, _ = h.reg.Describe(ctx, actors.Credentials{Email: email, Password: pw})
+	_, _ = h.reg.Describe(ctx, actors.Credentials{Email: "stranger@example.com", Password: pw})
 
 	var got []string
 	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
@@ -467,7 +467,7 @@ func TestRegistryLogsEveryAuthenticationOutcome(t *testing.T) {
 		}
 	}
 	assert.Equal(t, []string{
-		"success " + acc.ID, "wrong_password " + acc.ID, "wrong_password " + acc.ID, "locked " + acc.ID, "unknown_account ",
+		"success " + acc.ID, "wrong_password " + acc.ID, "wrong_password " + acc.ID, "throttled " + acc.ID, "unknown_account ",
 	}, got)
 	assert.NotContains(t, out.String(), "wrong-password", "passwords never reach the log")
 	assert.NotContains(t, out.String(), "stranger@example.com", "nor the email of an unknown account")
@@ -485,16 +485,16 @@ func TestRegistryNeverAnswersFromStaleMemory(t *testing.T) {
 
 	_, err := a.reg.Register(ctx, email, actorstest.Hash("first password"))
 	require.NoError(t, err)
-	_, err = a.reg.Describe(ctx, email, "first password") // instance a's actor now holds the row
+	_, err = a.reg.Describe(ctx, actors.Credentials{Email: email, Password: "first password"}) // instance a's actor now holds the row
 	require.NoError(t, err)
 
 	a.clock.Advance(30 * time.Second)
 	_, err = b.reg.Register(ctx, email, actorstest.Hash("second password")) // replaced through instance b
 	require.NoError(t, err)
 
-	_, err = a.reg.Describe(ctx, email, "first password")
+	_, err = a.reg.Describe(ctx, actors.Credentials{Email: email, Password: "first password"})
 	require.ErrorIs(t, err, actors.ErrInvalidCredentials, "the replaced password must be dead on every instance")
-	acc, err := a.reg.Describe(ctx, email, "second password")
+	acc, err := a.reg.Describe(ctx, actors.Credentials{Email: email, Password: "second password"})
 	require.NoError(t, err)
 	assert.WithinDuration(t, a.clock.Now().Add(time.Minute), acc.CodeExpiresAt, time.Millisecond, "and instance a sees the new code")
 }

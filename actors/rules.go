@@ -3,6 +3,7 @@ package actors
 import (
 	"crypto/hmac"
 	"errors"
+	"slices"
 	"time"
 )
 
@@ -60,9 +61,11 @@ type RegisterInput struct {
 }
 
 // Register creates a pending account, or replaces a pending one whose
-// issuing cooldown has passed (new password, new code, same id).
+// issuing cooldown has passed (new password, new code, same id). A
+// throttled password check does not stand in the way: a registration proves
+// nothing and replaces the password, so the throttle starts afresh; the code
+// budget stays.
 func (r Rules) Register(cur *Registration, in RegisterInput, now time.Time) Decision {
-	p := r.policy
 	if cur == nil {
 		next := &Registration{
 			ID:           in.NewID,
@@ -78,73 +81,134 @@ func (r Rules) Register(cur *Registration, in RegisterInput, now time.Time) Deci
 	if cur.Status == StatusActive {
 		return Decision{Err: ErrEmailTaken}
 	}
-	if wait, locked := p.lockedFor(cur, now); locked {
-		return Decision{Err: reject(ErrTooManyAttempts, wait)}
-	}
-	if wait := p.issueWait(cur, now); wait > 0 {
+	if wait := r.policy.issueWait(cur, now); wait > 0 {
 		return Decision{Err: reject(ErrRateLimited, wait)}
 	}
-	next := cur.clone()
+	next := cur.Clone()
 	next.PasswordHash = in.PasswordHash
+	next.Passwords = PasswordGuard{}
 	events := []Event{Registered{UserID: next.ID, Email: next.Email, At: now, Replaced: true}}
 	events = append(events, r.issue(next, in.NewCode, IssueReregistration, now))
 	return Decision{Next: next, Events: events}
 }
 
-// Precheck is the part of authentication that comes before the password is
-// verified: a locked account answers 429 without its password being checked,
-// so it is no password oracle. The actor calls it before paying for a hash.
-func (r Rules) Precheck(cur *Registration, now time.Time) error {
-	if cur == nil {
-		return nil
-	}
-	if wait, locked := r.policy.lockedFor(cur, now); locked {
-		return reject(ErrTooManyAttempts, wait)
-	}
-	return nil
+// Authentication is two steps whose types enforce the order of the
+// contract, so no command can check a password before the throttle:
+//
+//	ch, err := rules.Authenticate(cur, source, now)  // 429 here, before any hash
+//	ok := verify(ch.PasswordHash(), password)        // the caller's hash check
+//	auth, refused, ok := rules.Verified(ch, ok, now) // 401 here, the failure recorded
+//	d := rules.Activate(auth, code, now)             // only with an Authenticated
+//
+// Authenticated can only be made by Verified, and Verified only takes a
+// Challenge made by Authenticate.
+
+// Challenge is a password check the throttle let through.
+type Challenge struct {
+	cur    *Registration
+	source string // keyed tag, "" when unknown
+	known  bool   // the source passed this account's check before
+	issued bool
 }
 
-// authenticate applies the credential checks common to the authenticated
-// commands. It returns ok when the command may proceed; otherwise the
-// decision to answer with.
-func (r Rules) authenticate(cur *Registration, passwordOK bool, now time.Time) (Decision, bool) {
-	if err := r.Precheck(cur, now); err != nil {
-		return Decision{Err: err}, false
+// PasswordHash is the hash to verify the password against; "" when the
+// email is unknown (verify a dummy hash then, so that it takes as long).
+func (c Challenge) PasswordHash() string {
+	if c.cur == nil {
+		return ""
 	}
+	return c.cur.PasswordHash
+}
+
+// Authenticated is a registration whose password was just verified.
+type Authenticated struct {
+	reg     *Registration
+	changed bool // the check itself changed reg (a source learnt, a bucket reset)
+}
+
+// Authenticate is the first step of every authenticated command. A password
+// check the throttle holds back answers ErrTooManyAttempts here, with the
+// wait, before the password is verified. source identifies the client's
+// network (see the gateway); "" counts as a stranger.
+func (r Rules) Authenticate(cur *Registration, source string, now time.Time) (Challenge, error) {
+	c := Challenge{cur: cur, source: r.sourceTag(source), issued: true}
 	if cur == nil {
-		return Decision{Err: ErrInvalidCredentials}, false
+		return c, nil
 	}
+	c.known = c.source != "" && slices.Contains(cur.Passwords.Sources, c.source)
+	if wait := r.policy.throttleWait(*cur.Passwords.bucket(c.known), now); wait > 0 {
+		return Challenge{}, reject(ErrTooManyAttempts, wait)
+	}
+	return c, nil
+}
+
+// Verified is the second step: passwordOK is the outcome of verifying the
+// password against c.PasswordHash(). Unless ok, refused is the decision to
+// answer with: 401, with the wrong password recorded.
+func (r Rules) Verified(c Challenge, passwordOK bool, now time.Time) (auth Authenticated, refused Decision, ok bool) {
+	if !c.issued || c.cur == nil {
+		return Authenticated{}, Decision{Err: ErrInvalidCredentials}, false
+	}
+	next := c.cur.Clone()
+	next.UpdatedAt = now
+	bucket := next.Passwords.bucket(c.known)
 	if !passwordOK {
-		next := cur.clone()
-		events := r.policy.recordFailure(next, now)
-		return Decision{Next: next, Events: events, Err: ErrInvalidCredentials}, false
+		var events []Event
+		if r.policy.failPassword(bucket, now) {
+			events = []Event{Throttled{UserID: next.ID, Until: now.Add(r.policy.throttleDelay(1)), Scope: ThrottlePasswords}}
+		}
+		return Authenticated{}, Decision{Next: next, Events: events, Err: ErrInvalidCredentials}, false
 	}
-	return Decision{}, true
+	changed := false
+	if len(bucket.Failures) > 0 || bucket.Level > 0 {
+		*bucket = Throttle{}
+		changed = true
+	}
+	if s := next.Passwords.Sources; c.source != "" && (len(s) == 0 || s[len(s)-1] != c.source) {
+		next.Passwords.remember(c.source)
+		changed = true
+	}
+	if !changed {
+		return Authenticated{reg: c.cur}, Decision{}, true
+	}
+	return Authenticated{reg: next, changed: true}, Decision{}, true
 }
 
-// Activate checks, in the contract's order: budget, password, status, code
-// format, expiry, burned code, then the code itself.
-func (r Rules) Activate(cur *Registration, passwordOK bool, code string, now time.Time) Decision {
-	if d, ok := r.authenticate(cur, passwordOK, now); !ok {
-		return d
+// keep makes d persist what the password check changed, when d itself
+// changes nothing.
+func (a Authenticated) keep(d Decision) Decision {
+	if d.Next == nil && a.changed {
+		d.Next = a.reg
 	}
-	p := r.policy
+	return d
+}
+
+// Activate checks, in the contract's order after the credentials: status,
+// code format, expiry, code budget, burned code, then the code itself.
+func (r Rules) Activate(a Authenticated, code string, now time.Time) Decision {
+	cur, p := a.reg, r.policy
+	if cur == nil {
+		return Decision{Err: ErrInvalidCredentials}
+	}
 	if cur.Status == StatusActive {
-		return Decision{Err: ErrAlreadyActive}
+		return a.keep(Decision{Err: ErrAlreadyActive})
 	}
 	if !validCodeFormat(code) {
-		return Decision{Err: ErrInvalidCodeFormat}
+		return a.keep(Decision{Err: ErrInvalidCodeFormat})
 	}
 	if cur.Code.MAC == nil || !now.Before(cur.Code.ExpiresAt) {
-		return r.noteExpiry(cur, now, ErrCodeExpired)
+		return a.keep(r.noteExpiry(cur, now, ErrCodeExpired))
+	}
+	if wait, exhausted := p.codeBudgetWait(cur, now); exhausted {
+		return a.keep(Decision{Err: reject(ErrTooManyAttempts, wait)})
 	}
 	if cur.Code.Attempts >= p.CodeMaxAttempts {
-		return Decision{Err: reject(ErrTooManyAttempts, p.issueWait(cur, now))}
+		return a.keep(Decision{Err: reject(ErrTooManyAttempts, p.issueWait(cur, now))})
 	}
 	if !hmac.Equal(codeMAC(r.codeKey, cur.ID, cur.Generation, code), cur.Code.MAC) {
 		return r.wrongCode(cur, now)
 	}
-	next := cur.clone()
+	next := cur.Clone()
 	next.Status = StatusActive
 	next.ActivatedAt = now
 	next.UpdatedAt = now
@@ -152,15 +216,15 @@ func (r Rules) Activate(cur *Registration, passwordOK bool, code string, now tim
 	return Decision{Next: next, Events: []Event{Activated{UserID: next.ID, Email: next.Email, At: now}}}
 }
 
-// wrongCode counts a wrong guess against the code and against the budget.
-// The answer tells how many guesses are left, the fewer of the two.
+// wrongCode counts a wrong guess against the code and against the code
+// budget. The answer tells how many guesses are left, the fewer of the two.
 func (r Rules) wrongCode(cur *Registration, now time.Time) Decision {
 	p := r.policy
-	next := cur.clone()
+	next := cur.Clone()
 	next.Code.Attempts++
-	events := p.recordFailure(next, now)
+	events := p.failCode(next, now)
 	codeLeft := p.CodeMaxAttempts - next.Code.Attempts
-	budgetLeft := p.failuresLeft(next, now)
+	budgetLeft := p.codeGuessesLeft(next, now)
 	if codeLeft > 0 && budgetLeft > 0 {
 		return Decision{Next: next, Events: events, Err: &Rejection{
 			Reason:            ErrInvalidCode,
@@ -172,32 +236,38 @@ func (r Rules) wrongCode(cur *Registration, now time.Time) Decision {
 		events = append(events, CodeBurned{UserID: next.ID, Generation: next.Generation, At: now})
 		wait = p.issueWait(next, now)
 	}
-	if lock, locked := p.lockedFor(next, now); locked {
+	if lock, exhausted := p.codeBudgetWait(next, now); exhausted {
 		wait = max(wait, lock)
 	}
 	return Decision{Next: next, Events: events, Err: reject(ErrTooManyAttempts, wait)}
 }
 
 // ResendCode issues a new code to a pending account outside its cooldown.
-func (r Rules) ResendCode(cur *Registration, passwordOK bool, code string, now time.Time) Decision {
-	if d, ok := r.authenticate(cur, passwordOK, now); !ok {
-		return d
+func (r Rules) ResendCode(a Authenticated, code string, now time.Time) Decision {
+	cur := a.reg
+	if cur == nil {
+		return Decision{Err: ErrInvalidCredentials}
 	}
 	if cur.Status == StatusActive {
-		return Decision{Err: ErrAlreadyActive}
+		return a.keep(Decision{Err: ErrAlreadyActive})
 	}
 	if wait := r.policy.issueWait(cur, now); wait > 0 {
-		return Decision{Err: reject(ErrRateLimited, wait)}
+		return a.keep(Decision{Err: reject(ErrRateLimited, wait)})
 	}
-	next := cur.clone()
+	next := cur.Clone()
 	return Decision{Next: next, Events: []Event{r.issue(next, code, IssueResend, now)}}
 }
 
-// Describe authenticates a read of the account (GET /v1/users/me).
-func (r Rules) Describe(cur *Registration, passwordOK bool, now time.Time) Decision {
-	d, _ := r.authenticate(cur, passwordOK, now)
-	return d
+// Describe is a read of the account (GET /v1/users/me).
+func (r Rules) Describe(a Authenticated, _ time.Time) Decision {
+	if a.reg == nil {
+		return Decision{Err: ErrInvalidCredentials}
+	}
+	return a.keep(Decision{})
 }
+
+// State is the registration an Authenticated stands for.
+func (a Authenticated) State() *Registration { return a.reg }
 
 // Expire notes that the code of the given generation has expired. It is
 // driven by the actor's timer; stale timers (older generations, codes already
@@ -224,7 +294,7 @@ func (r Rules) noteExpiry(cur *Registration, now time.Time, err error) Decision 
 	if !r.ExpiryPending(cur) {
 		return Decision{Err: err}
 	}
-	next := cur.clone()
+	next := cur.Clone()
 	next.Code.ExpiryNoted = true
 	next.UpdatedAt = now
 	return Decision{

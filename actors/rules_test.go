@@ -19,12 +19,13 @@ var t0 = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 // state, applies each decision's Next, remembers the last issued code and
 // reads time from a fake clock.
 type machine struct {
-	tb    testing.TB
-	rules actors.Rules
-	now   time.Time
-	cur   *actors.Registration
-	code  string // last issued code
-	seq   int    // for fresh codes and ids
+	tb     testing.TB
+	rules  actors.Rules
+	now    time.Time
+	cur    *actors.Registration
+	code   string // last issued code
+	seq    int    // for fresh codes and ids
+	source string // the client's source of the next authenticated command
 }
 
 func newMachine(tb testing.TB) *machine {
@@ -60,19 +61,43 @@ func (m *machine) register(hash string) actors.Decision {
 	}, m.now))
 }
 
-func (m *machine) activate(passwordOK bool, code string) actors.Decision {
-	if err := m.rules.Precheck(m.cur, m.now); err != nil {
-		return actors.Decision{Err: err}
+// authenticate runs both steps of authentication; refused is the decision
+// to answer with when they do not let the command through.
+func (m *machine) authenticate(passwordOK bool) (auth actors.Authenticated, refused *actors.Decision) {
+	ch, err := m.rules.Authenticate(m.cur, m.source, m.now)
+	if err != nil {
+		return auth, &actors.Decision{Err: err}
 	}
-	return m.apply(m.rules.Activate(m.cur, passwordOK, code, m.now))
+	auth, d, ok := m.rules.Verified(ch, passwordOK, m.now)
+	if !ok {
+		d = m.apply(d)
+		return auth, &d
+	}
+	return auth, nil
+}
+
+func (m *machine) activate(passwordOK bool, code string) actors.Decision {
+	auth, refused := m.authenticate(passwordOK)
+	if refused != nil {
+		return *refused
+	}
+	return m.apply(m.rules.Activate(auth, code, m.now))
 }
 
 func (m *machine) resend(passwordOK bool) actors.Decision {
-	return m.apply(m.rules.ResendCode(m.cur, passwordOK, m.freshCode(), m.now))
+	auth, refused := m.authenticate(passwordOK)
+	if refused != nil {
+		return *refused
+	}
+	return m.apply(m.rules.ResendCode(auth, m.freshCode(), m.now))
 }
 
 func (m *machine) describe(passwordOK bool) actors.Decision {
-	return m.apply(m.rules.Describe(m.cur, passwordOK, m.now))
+	auth, refused := m.authenticate(passwordOK)
+	if refused != nil {
+		return *refused
+	}
+	return m.apply(m.rules.Describe(auth, m.now))
 }
 
 // wrongCode is a well-formed code that is not the current one.
@@ -83,10 +108,22 @@ func (m *machine) wrongCode() string {
 	return "9999"
 }
 
-// failPasswords records n wrong passwords.
+// failPasswords records n wrong passwords (from m.source).
 func (m *machine) failPasswords(n int) {
 	for range n {
 		m.describe(false)
+	}
+}
+
+// failCodes records n wrong codes, asking for a new code whenever one
+// burns (after its cooldown).
+func (m *machine) failCodes(n int) {
+	for range n {
+		if m.cur.Code.Attempts >= m.rules.Policy().CodeMaxAttempts {
+			m.advance(m.rules.Policy().ResendCooldown)
+			m.resend(true)
+		}
+		m.activate(true, m.wrongCode())
 	}
 }
 
@@ -138,6 +175,11 @@ func check(tb testing.TB, m *machine, got actors.Decision, w want) {
 func TestRules(t *testing.T) {
 	policy := actors.DefaultPolicy()
 	ttl, cooldown := policy.CodeTTL, policy.ResendCooldown
+	limit, window, delay := policy.FailureLimit, policy.FailureWindow, policy.ThrottleDelay
+	// failCodes(limit-1) guesses on three codes, a cooldown apart, and the
+	// code for the last guess comes one cooldown later: the oldest wrong
+	// code is this old when the budget runs out.
+	codesSpan := 3 * cooldown
 
 	tests := []struct {
 		name  string
@@ -176,15 +218,24 @@ func TestRules(t *testing.T) {
 			want:  want{changed: true, events: []string{"Registered", "CodeIssued"}, status: actors.StatusPending},
 		},
 		{
-			name: "register pending with an exhausted budget answers too many attempts",
+			name: "register pending whose password checks are throttled registers as usual",
 			setup: func(m *machine) {
 				m.register("h1")
 				m.advance(time.Minute)
-				m.failPasswords(policy.FailureLimit)
-				m.advance(time.Hour)
+				m.failPasswords(limit)
 			},
 			act:  func(m *machine) actors.Decision { return m.register("h2") },
-			want: want{err: actors.ErrTooManyAttempts, retryAfter: policy.FailureWindow - time.Hour},
+			want: want{changed: true, events: []string{"Registered", "CodeIssued"}, status: actors.StatusPending},
+		},
+		{
+			name: "register pending with an exhausted code budget registers as usual",
+			setup: func(m *machine) {
+				m.register("h1")
+				m.failCodes(limit)
+				m.advance(cooldown)
+			},
+			act:  func(m *machine) actors.Decision { return m.register("h2") },
+			want: want{changed: true, events: []string{"Registered", "CodeIssued"}, status: actors.StatusPending},
 		},
 		{
 			name: "register pending over the hourly cap is rate limited until the oldest issue leaves the hour",
@@ -201,45 +252,68 @@ func TestRules(t *testing.T) {
 				retryAfter: time.Hour - time.Duration(policy.HourlyCodeLimit)*cooldown},
 		},
 
-		// POST /v1/users/activate
+		// POST /v1/users/activate: credentials
 		{
 			name: "activate unknown email is invalid credentials",
 			act:  func(m *machine) actors.Decision { return m.activate(true, "1234") },
 			want: want{err: actors.ErrInvalidCredentials},
 		},
 		{
-			name: "activate locked account answers too many attempts even with the right password",
+			name: "activate with throttled password checks answers too many attempts even with the right password",
 			setup: func(m *machine) {
 				m.register("h1")
-				m.failPasswords(policy.FailureLimit)
+				m.failPasswords(limit)
 			},
 			act:  func(m *machine) actors.Decision { return m.activate(true, m.code) },
-			want: want{err: actors.ErrTooManyAttempts, retryAfter: policy.FailureWindow},
+			want: want{err: actors.ErrTooManyAttempts, retryAfter: delay},
 		},
 		{
-			name: "activate locked account with a wrong password records nothing",
-			setup: func(m *machine) {
-				m.register("h1")
-				m.failPasswords(policy.FailureLimit)
-			},
-			act:  func(m *machine) actors.Decision { return m.rules.Activate(m.cur, false, m.code, m.now) },
-			want: want{err: actors.ErrTooManyAttempts, retryAfter: policy.FailureWindow},
-		},
-		{
-			name:  "activate with a wrong password counts against the budget",
+			name:  "activate with a wrong password counts against the password throttle",
 			setup: func(m *machine) { m.register("h1") },
 			act:   func(m *machine) actors.Decision { return m.activate(false, m.code) },
-			want:  want{err: actors.ErrInvalidCredentials, changed: true, events: []string{}, status: actors.StatusPending},
+			want:  want{err: actors.ErrInvalidCredentials, changed: true, status: actors.StatusPending},
 		},
 		{
-			name: "the wrong password that uses up the budget is still 401 and throttles the account",
+			name: "the wrong password that reaches the limit is still 401 and engages the throttle",
 			setup: func(m *machine) {
 				m.register("h1")
-				m.failPasswords(policy.FailureLimit - 1)
+				m.failPasswords(limit - 1)
 			},
 			act:  func(m *machine) actors.Decision { return m.activate(false, m.code) },
 			want: want{err: actors.ErrInvalidCredentials, changed: true, events: []string{"Throttled"}},
 		},
+		{
+			name: "a throttled check runs again once its wait is over",
+			setup: func(m *machine) {
+				m.register("h1")
+				m.failPasswords(limit)
+				m.advance(delay)
+			},
+			act:  func(m *machine) actors.Decision { return m.describe(true) },
+			want: want{changed: true, status: actors.StatusPending},
+		},
+		{
+			name: "a wrong password after a wait doubles the next wait",
+			setup: func(m *machine) {
+				m.register("h1")
+				m.failPasswords(limit)
+				m.advance(delay)
+				m.failPasswords(1)
+			},
+			act:  func(m *machine) actors.Decision { return m.describe(true) },
+			want: want{err: actors.ErrTooManyAttempts, retryAfter: 2 * delay},
+		},
+		{
+			name: "wrong codes do not throttle password checks",
+			setup: func(m *machine) {
+				m.register("h1")
+				m.failCodes(limit)
+			},
+			act:  func(m *machine) actors.Decision { return m.describe(true) },
+			want: want{status: actors.StatusPending},
+		},
+
+		// POST /v1/users/activate: the code
 		{
 			name:  "activate active account is already active",
 			setup: func(m *machine) { m.register("h1"); m.activate(true, m.code) },
@@ -293,6 +367,29 @@ func TestRules(t *testing.T) {
 			want:  want{changed: true, events: []string{"Activated"}, status: actors.StatusActive},
 		},
 		{
+			name: "an expired code is expired even when the code budget is used up",
+			setup: func(m *machine) {
+				m.register("h1")
+				m.failCodes(limit)
+				m.advance(ttl)
+			},
+			act:  func(m *machine) actors.Decision { return m.activate(true, m.code) },
+			want: want{err: actors.ErrCodeExpired, changed: true, events: []string{"CodeExpired"}},
+		},
+		{
+			name: "activate with the code budget used up answers too many attempts until the oldest wrong code leaves the window",
+			setup: func(m *machine) {
+				m.register("h1")
+				m.failCodes(limit - 1)
+				m.advance(cooldown)
+				m.resend(true)
+				m.failCodes(1)
+			},
+			act: func(m *machine) actors.Decision { return m.activate(true, m.code) },
+			want: want{err: actors.ErrTooManyAttempts,
+				retryAfter: window - codesSpan},
+		},
+		{
 			name: "activate with a burned code answers too many attempts until a new code may be issued",
 			setup: func(m *machine) {
 				m.register("h1")
@@ -329,23 +426,37 @@ func TestRules(t *testing.T) {
 				changed: true, events: []string{"CodeBurned"}},
 		},
 		{
-			name: "attempts remaining is bounded by the failure budget",
+			name: "attempts remaining is bounded by the code budget",
 			setup: func(m *machine) {
 				m.register("h1")
-				m.failPasswords(policy.FailureLimit - 2)
+				m.failCodes(limit - 2)
+				m.advance(cooldown)
+				m.resend(true)
 			},
 			act:  func(m *machine) actors.Decision { return m.activate(true, m.wrongCode()) },
 			want: want{err: actors.ErrInvalidCode, attempts: 1, changed: true},
 		},
 		{
-			name: "a wrong code that uses up the budget answers too many attempts",
+			name: "a wrong code that uses up the budget answers too many attempts for the window",
 			setup: func(m *machine) {
 				m.register("h1")
-				m.failPasswords(policy.FailureLimit - 1)
+				m.failCodes(limit - 1)
+				m.advance(cooldown)
+				m.resend(true)
 			},
 			act: func(m *machine) actors.Decision { return m.activate(true, m.wrongCode()) },
-			want: want{err: actors.ErrTooManyAttempts, retryAfter: policy.FailureWindow,
-				changed: true, events: []string{"Throttled"}},
+			want: want{err: actors.ErrTooManyAttempts,
+				retryAfter: window - codesSpan,
+				changed:    true, events: []string{"Throttled"}},
+		},
+		{
+			name: "wrong passwords do not use up the code budget",
+			setup: func(m *machine) {
+				m.register("h1")
+				m.failPasswords(limit - 1)
+			},
+			act:  func(m *machine) actors.Decision { return m.activate(true, m.wrongCode()) },
+			want: want{err: actors.ErrInvalidCode, attempts: 2, changed: true},
 		},
 		{
 			name:  "the right code activates and is consumed",
@@ -367,16 +478,16 @@ func TestRules(t *testing.T) {
 			want: want{err: actors.ErrInvalidCredentials},
 		},
 		{
-			name:  "resend with a wrong password counts against the budget",
+			name:  "resend with a wrong password counts against the password throttle",
 			setup: func(m *machine) { m.register("h1"); m.advance(cooldown) },
 			act:   func(m *machine) actors.Decision { return m.resend(false) },
 			want:  want{err: actors.ErrInvalidCredentials, changed: true},
 		},
 		{
-			name:  "resend for a locked account answers too many attempts",
-			setup: func(m *machine) { m.register("h1"); m.failPasswords(policy.FailureLimit); m.advance(cooldown) },
+			name:  "resend with throttled password checks answers too many attempts",
+			setup: func(m *machine) { m.register("h1"); m.failPasswords(limit); m.advance(cooldown) },
 			act:   func(m *machine) actors.Decision { return m.resend(true) },
-			want:  want{err: actors.ErrTooManyAttempts, retryAfter: policy.FailureWindow - cooldown},
+			want:  want{err: actors.ErrTooManyAttempts, retryAfter: delay - cooldown},
 		},
 		{
 			name:  "resend for an active account is already active",
@@ -419,16 +530,22 @@ func TestRules(t *testing.T) {
 			want:  want{status: actors.StatusPending},
 		},
 		{
-			name:  "me with a wrong password counts against the budget",
+			name:  "me with a wrong password counts against the password throttle",
 			setup: func(m *machine) { m.register("h1") },
 			act:   func(m *machine) actors.Decision { return m.describe(false) },
 			want:  want{err: actors.ErrInvalidCredentials, changed: true},
 		},
 		{
-			name:  "me for a locked active account answers too many attempts",
-			setup: func(m *machine) { m.register("h1"); m.activate(true, m.code); m.failPasswords(policy.FailureLimit) },
+			name:  "me for a throttled active account answers too many attempts",
+			setup: func(m *machine) { m.register("h1"); m.activate(true, m.code); m.failPasswords(limit) },
 			act:   func(m *machine) actors.Decision { return m.describe(true) },
-			want:  want{err: actors.ErrTooManyAttempts, retryAfter: policy.FailureWindow},
+			want:  want{err: actors.ErrTooManyAttempts, retryAfter: delay},
+		},
+		{
+			name:  "the right password clears the failures of its bucket",
+			setup: func(m *machine) { m.register("h1"); m.failPasswords(limit - 1) },
+			act:   func(m *machine) actors.Decision { return m.describe(true) },
+			want:  want{changed: true},
 		},
 		{
 			name: "me for unknown email is invalid credentials",
@@ -436,51 +553,110 @@ func TestRules(t *testing.T) {
 			want: want{err: actors.ErrInvalidCredentials},
 		},
 
-		// The failure budget's window.
+		// Known sources.
 		{
-			name: "failures leave the budget exactly one window later",
+			name: "a source that passed the check before is not held back by strangers' failures",
 			setup: func(m *machine) {
 				m.register("h1")
-				m.failPasswords(policy.FailureLimit)
-				m.advance(policy.FailureWindow)
+				m.source = "198.51.100.7"
+				m.describe(true)
+				m.source = "203.0.113.66"
+				m.failPasswords(3 * limit)
+				m.source = "198.51.100.7"
 			},
 			act:  func(m *machine) actors.Decision { return m.describe(true) },
-			want: want{},
+			want: want{status: actors.StatusPending},
 		},
 		{
-			name: "the window slides: the budget reopens when the oldest failure leaves it",
+			name: "a known source's own wrong passwords throttle it",
 			setup: func(m *machine) {
 				m.register("h1")
-				m.failPasswords(1)
-				m.advance(23 * time.Hour)
-				m.failPasswords(policy.FailureLimit - 1)
+				m.source = "198.51.100.7"
+				m.describe(true)
+				m.failPasswords(limit)
 			},
 			act:  func(m *machine) actors.Decision { return m.describe(true) },
-			want: want{err: actors.ErrTooManyAttempts, retryAfter: time.Hour},
+			want: want{err: actors.ErrTooManyAttempts, retryAfter: delay},
 		},
 		{
-			name: "the budget survives a re-registration",
+			name: "strangers are not held back by a known source's failures",
 			setup: func(m *machine) {
 				m.register("h1")
-				m.failPasswords(policy.FailureLimit - 1)
+				m.source = "198.51.100.7"
+				m.describe(true)
+				m.failPasswords(limit)
+				m.source = "203.0.113.66"
+			},
+			act:  func(m *machine) actors.Decision { return m.describe(true) },
+			want: want{changed: true, status: actors.StatusPending},
+		},
+		{
+			name: "a new registration forgets the known sources",
+			setup: func(m *machine) {
+				m.register("h1")
+				m.source = "198.51.100.7"
+				m.describe(true)
 				m.advance(cooldown)
 				m.register("h2")
+				m.source = "203.0.113.66"
+				m.failPasswords(limit)
+				m.source = "198.51.100.7"
 			},
-			act:  func(m *machine) actors.Decision { return m.describe(false) },
-			want: want{err: actors.ErrInvalidCredentials, changed: true, events: []string{"Throttled"}},
+			act:  func(m *machine) actors.Decision { return m.describe(true) },
+			want: want{err: actors.ErrTooManyAttempts, retryAfter: delay},
 		},
+
+		// The windows.
 		{
-			name: "the budget survives a resend",
+			name: "password failures leave the window exactly one window later",
 			setup: func(m *machine) {
 				m.register("h1")
-				m.activate(true, m.wrongCode())
-				m.activate(true, m.wrongCode())
-				m.failPasswords(policy.FailureLimit - 3)
+				m.failPasswords(limit - 1)
+				m.advance(window)
+				m.failPasswords(1)
+			},
+			act:  func(m *machine) actors.Decision { return m.describe(true) },
+			want: want{changed: true},
+		},
+		{
+			name: "the code budget's window slides: it reopens when the oldest wrong code leaves it",
+			setup: func(m *machine) {
+				m.register("h1")
+				m.failCodes(1)
+				m.advance(23 * time.Hour)
+				m.resend(true)
+				m.failCodes(limit - 1)
 				m.advance(cooldown)
 				m.resend(true)
 			},
-			act:  func(m *machine) actors.Decision { return m.activate(true, m.wrongCode()) },
-			want: want{err: actors.ErrTooManyAttempts, retryAfter: policy.FailureWindow - cooldown, changed: true, events: []string{"Throttled"}},
+			act:  func(m *machine) actors.Decision { return m.activate(true, m.code) },
+			want: want{err: actors.ErrTooManyAttempts, retryAfter: time.Hour - codesSpan},
+		},
+		{
+			name: "the code budget survives a re-registration",
+			setup: func(m *machine) {
+				m.register("h1")
+				m.failCodes(limit - 1)
+				m.advance(cooldown)
+				m.register("h2")
+			},
+			act: func(m *machine) actors.Decision { return m.activate(true, m.wrongCode()) },
+			want: want{err: actors.ErrTooManyAttempts,
+				retryAfter: window - codesSpan,
+				changed:    true, events: []string{"Throttled"}},
+		},
+		{
+			name: "the code budget survives a resend",
+			setup: func(m *machine) {
+				m.register("h1")
+				m.failCodes(limit - 1)
+				m.advance(cooldown)
+				m.resend(true)
+			},
+			act: func(m *machine) actors.Decision { return m.activate(true, m.wrongCode()) },
+			want: want{err: actors.ErrTooManyAttempts,
+				retryAfter: window - codesSpan,
+				changed:    true, events: []string{"Throttled"}},
 		},
 	}
 	for _, tt := range tests {
@@ -497,6 +673,67 @@ func TestRules(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestRulesAuthenticationOrder(t *testing.T) {
+	m := newMachine(t)
+	m.register("h1")
+
+	t.Run("a challenge that Authenticate did not make is refused", func(t *testing.T) {
+		_, refused, ok := m.rules.Verified(actors.Challenge{}, true, m.now)
+		assert.False(t, ok)
+		check(t, m, refused, want{err: actors.ErrInvalidCredentials})
+	})
+
+	t.Run("a command without a verified password is refused", func(t *testing.T) {
+		for name, d := range map[string]actors.Decision{
+			"activate": m.rules.Activate(actors.Authenticated{}, m.code, m.now),
+			"resend":   m.rules.ResendCode(actors.Authenticated{}, "1234", m.now),
+			"describe": m.rules.Describe(actors.Authenticated{}, m.now),
+		} {
+			assert.ErrorIs(t, d.Err, actors.ErrInvalidCredentials, name)
+			assert.Nil(t, d.Next, name)
+		}
+	})
+
+	t.Run("a throttled check hands out no hash to verify", func(t *testing.T) {
+		m.failPasswords(m.rules.Policy().FailureLimit)
+		ch, err := m.rules.Authenticate(m.cur, "", m.now)
+		require.ErrorIs(t, err, actors.ErrTooManyAttempts)
+		assert.Empty(t, ch.PasswordHash())
+	})
+}
+
+// TestRulesPasswordWaitsNeverExceedTheCap plays a stranger who fails at
+// every opening for two days: each wait is at most 15 minutes, grows no
+// further, and the owner (a source that signed in before) is never held
+// back.
+func TestRulesPasswordWaitsNeverExceedTheCap(t *testing.T) {
+	m := newMachine(t)
+	m.register("h1")
+	m.source = "owner-network"
+	m.activate(true, m.code)
+	end := m.now.Add(48 * time.Hour)
+	var waits []time.Duration
+	for m.now.Before(end) {
+		m.source = "attacker-network"
+		d := m.describe(false)
+		var rej *actors.Rejection
+		if errors.As(d.Err, &rej) && errors.Is(d.Err, actors.ErrTooManyAttempts) {
+			require.LessOrEqual(t, rej.RetryAfter, actors.MaxPasswordWait)
+			require.Positive(t, rej.RetryAfter)
+			waits = append(waits, rej.RetryAfter)
+			m.advance(rej.RetryAfter)
+		}
+		m.source = "owner-network"
+		check(t, m, m.describe(true), want{status: actors.StatusActive})
+	}
+	policy := m.rules.Policy()
+	require.NotEmpty(t, waits)
+	assert.Equal(t, policy.ThrottleDelay, waits[0], "the first wait")
+	assert.Equal(t, actors.MaxPasswordWait, waits[len(waits)-1], "the waits stop growing at the cap")
+	// 10 wrong passwords, then one per wait: 1, 2, 4, 8, then 15 minutes.
+	assert.Less(t, len(waits), 48*4+10, "guesses in two days")
 }
 
 func TestRulesClaimGenerations(t *testing.T) {
@@ -530,7 +767,9 @@ func TestRulesClaimGenerations(t *testing.T) {
 		m.register("h1")
 		first, firstMAC := m.code, m.cur.Code.MAC
 		m.advance(policy.ResendCooldown)
-		d := m.apply(m.rules.ResendCode(m.cur, true, first, m.now))
+		auth, refused := m.authenticate(true)
+		require.Nil(t, refused)
+		d := m.apply(m.rules.ResendCode(auth, first, m.now))
 		assert.NotEqual(t, firstMAC, d.Next.Code.MAC, "a MAC must be bound to its generation")
 		check(t, m, m.activate(true, first), want{changed: true, events: []string{"Activated"}, status: actors.StatusActive})
 	})

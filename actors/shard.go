@@ -96,7 +96,7 @@ func (s *shard) route(ctx actor.Context, email string) {
 
 func (s *shard) spawn(ctx actor.Context, email string) *child {
 	d := s.deps
-	pid := ctx.ActorSystem().Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return newRegistrationActor(email, d) }))
+	pid := ctx.ActorSystem().Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return newRegistrationActor(email, d) }, withArrivals()))
 	ctx.Watch(pid)
 	c := &child{pid: pid, lastUsed: time.Now()}
 	s.children[email] = c

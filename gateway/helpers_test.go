@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -63,6 +64,9 @@ type options struct {
 	limiter gateway.RateLimiter
 	ready   []gateway.Check
 	policy  func(p *actors.Policy)
+	// trusted and proxyHeader configure the client IP behind proxies.
+	trusted     []netip.Prefix
+	proxyHeader string
 }
 
 func newEnv(t *testing.T, opts options) *env {
@@ -92,6 +96,7 @@ func newEnv(t *testing.T, opts options) *env {
 	e.srv, err = gateway.New(gateway.Config{
 		Registrations: reg, Passwords: hasher, DummyHash: dummy, Logger: logger,
 		Metrics: prometheus.NewRegistry(), RateLimiter: opts.limiter, Ready: opts.ready,
+		TrustedProxies: opts.trusted, ProxyHeader: opts.proxyHeader,
 	})
 	require.NoError(t, err)
 	return e
@@ -112,6 +117,8 @@ func (r response) code() string {
 type request struct {
 	method, path, body string
 	header             map[string]string
+	// lines are header lines sent as they are, repeated names included.
+	lines [][2]string
 }
 
 // sendHeaders serves the env on a loopback port (for what app.Test cannot
@@ -154,6 +161,9 @@ func (e *env) do(r request) response {
 		} else {
 			req.Header.Set(k, v)
 		}
+	}
+	for _, l := range r.lines {
+		req.Header[l[0]] = append(req.Header[l[0]], l[1])
 	}
 	res, err := e.srv.Test(req)
 	require.NoError(e.t, err)

@@ -112,6 +112,8 @@ func FuzzNoServerErrors(f *testing.F) {
 	f.Add("/v1/users/activation-code", ``, "Basic \x00", "")
 	f.Add("/v1/users", `{"email":"\u0000@\u00ff.com","password":1e999}`, "", "application/json; charset=latin1")
 	f.Add("/v1/users", `{"email":"a@b.c","password":"`+strings.Repeat("é", 200)+`"}`, "", "application/json")
+	f.Add("/v1/users", `{"email":"a@example.com","EMAIL":"b@example.com","email":"c","password":"\ud800x"}`, "", "application/json")
+	f.Add("/v1/users/activate", "{\"code\":\"\xff12\",\"c\\u006fde\":[{\"a\":1,\"a\":2}]}", "Basic YUBleGFtcGxlLmNvbTp4", "application/json")
 	f.Fuzz(func(t *testing.T, path, body, auth, contentType string) {
 		if !validPath.MatchString(path) {
 			return

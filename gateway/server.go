@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/netip"
 	"runtime/debug"
-	"strings"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -28,9 +27,9 @@ const maxBody = 64 * 1024
 // *actors.Registry implements it.
 type Registrations interface {
 	Register(ctx context.Context, email, passwordHash string) (actors.Account, error)
-	Activate(ctx context.Context, email, password, code string) (actors.Account, error)
-	ResendCode(ctx context.Context, email, password string) (actors.Account, error)
-	Describe(ctx context.Context, email, password string) (actors.Account, error)
+	Activate(ctx context.Context, c actors.Credentials, code string) (actors.Account, error)
+	ResendCode(ctx context.Context, c actors.Credentials) (actors.Account, error)
+	Describe(ctx context.Context, c actors.Credentials) (actors.Account, error)
 }
 
 // Passwords hashes new passwords; Verify is used on a dummy hash so that a
@@ -121,8 +120,8 @@ func New(cfg Config) (*Server, error) {
 		DisableStartupMessage: true,
 		ErrorHandler:          s.fiberError,
 	})
-	s.app.Use(s.observe, s.recover)
-	s.app.Use("/v1", s.guardBody, s.rateLimit)
+	s.app.Use(s.observe, s.recover, s.guardEncoding)
+	s.app.Use("/v1", s.guardMediaType, s.rateLimit)
 
 	config := huma.DefaultConfig("Registration API", cfg.Version)
 	config.Info.Description = "Create an account with an email and a password, then activate it with the 4-digit code sent by email within its lifetime. Every error is application/problem+json with a stable `code`."
@@ -180,7 +179,7 @@ func (s *Server) recover(c *fiber.Ctx) (err error) {
 func (s *Server) observe(c *fiber.Ctx) error {
 	ctx, cancel := context.WithTimeout(c.UserContext(), s.cfg.RequestTimeout)
 	defer cancel()
-	c.SetUserContext(ctx)
+	c.SetUserContext(context.WithValue(ctx, clientIPKey{}, s.clientIP(c)))
 	start := time.Now()
 	err := c.Next()
 	if err != nil {
@@ -214,24 +213,6 @@ func routeLabel(c *fiber.Ctx) string {
 	return "other"
 }
 
-// guardBody refuses bodies the service cannot read safely: any encoding but
-// identity (fasthttp would inflate a small gzip body far past the size limit)
-// and any media type but JSON.
-func (s *Server) guardBody(c *fiber.Ctx) error {
-	if enc := strings.TrimSpace(c.Get(fiber.HeaderContentEncoding)); enc != "" && !strings.EqualFold(enc, "identity") {
-		return s.sendProblem(c, unsupportedMediaType("Content-Encoding is not supported; send the body uncompressed."))
-	}
-	if len(c.Request().Body()) > 0 && !isJSON(c.Get(fiber.HeaderContentType)) {
-		return s.sendProblem(c, unsupportedMediaType("Send the body as application/json."))
-	}
-	return c.Next()
-}
-
-func isJSON(contentType string) bool {
-	mediaType, _, _ := strings.Cut(contentType, ";")
-	return strings.EqualFold(strings.TrimSpace(mediaType), "application/json")
-}
-
 // rateLimit counts /v1 requests per client IP. A limiter that fails lets the
 // request through: its store is the database, which then fails the request
 // anyway with a clearer answer.
@@ -239,7 +220,7 @@ func (s *Server) rateLimit(c *fiber.Ctx) error {
 	if s.cfg.RateLimiter == nil {
 		return c.Next()
 	}
-	ok, retry, err := s.cfg.RateLimiter.Allow(c.UserContext(), s.clientIP(c))
+	ok, retry, err := s.cfg.RateLimiter.Allow(c.UserContext(), clientIPFrom(c.UserContext()))
 	if err != nil {
 		s.log.Warn("rate limiter failed; request let through", "error", err)
 		return c.Next()
@@ -249,37 +230,6 @@ func (s *Server) rateLimit(c *fiber.Ctx) error {
 			"Too many requests from this address. Try again after the time in Retry-After.").retryAfter(retry))
 	}
 	return c.Next()
-}
-
-// clientIP is the peer address, or the address a trusted proxy put in the
-// proxy header (the last, proxy-added entry of X-Forwarded-For). A header
-// from anyone else is ignored: it is the client's to forge.
-func (s *Server) clientIP(c *fiber.Ctx) string {
-	peer := c.Context().RemoteIP().String()
-	if s.cfg.ProxyHeader == "" {
-		return peer
-	}
-	addr, err := netip.ParseAddr(peer)
-	if err != nil || !s.trusted(addr.Unmap()) {
-		return peer
-	}
-	value := c.Get(s.cfg.ProxyHeader)
-	if i := strings.LastIndexByte(value, ','); i >= 0 {
-		value = value[i+1:]
-	}
-	if ip, err := netip.ParseAddr(strings.TrimSpace(value)); err == nil {
-		return ip.Unmap().String()
-	}
-	return peer
-}
-
-func (s *Server) trusted(addr netip.Addr) bool {
-	for _, p := range s.cfg.TrustedProxies {
-		if p.Contains(addr) {
-			return true
-		}
-	}
-	return false
 }
 
 // fiberError renders errors raised outside huma (routing, body limit,

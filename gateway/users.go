@@ -73,6 +73,8 @@ var basicSecurity = []map[string][]string{{"basicAuth": {}}}
 
 func (s *Server) registerUserRoutes(api huma.API) {
 	auth := huma.Middlewares{s.basicAuth}
+	// Credentials are checked before the body is read.
+	authThenBody := huma.Middlewares{s.basicAuth, strictBody[activateInput](s)}
 	huma.Register(api, huma.Operation{
 		OperationID:   "register",
 		Method:        http.MethodPost,
@@ -81,6 +83,7 @@ func (s *Server) registerUserRoutes(api huma.API) {
 		Description:   "Creates a pending account and emails it a 4-digit code, or replaces a pending account whose issuing cooldown has passed (new password, new code, same id).",
 		Tags:          []string{"users"},
 		DefaultStatus: http.StatusCreated,
+		Middlewares:   huma.Middlewares{strictBody[registerInput](s)},
 		MaxBodyBytes:  maxBody + 1,
 		Errors:        []int{400, 409, 413, 415, 422, 429, 503},
 	}, s.register)
@@ -89,10 +92,10 @@ func (s *Server) registerUserRoutes(api huma.API) {
 		Method:       http.MethodPost,
 		Path:         "/v1/users/activate",
 		Summary:      "Activate",
-		Description:  "Activates a pending account with the code it was sent. Checks, in order: credentials, failure budget, password, status, code format, expiry, guesses left, the code.",
+		Description:  "Activates a pending account with the code it was sent. Checks, in order: credentials, password throttle (429 before the password is verified), password, status, code format, expiry, code budget, guesses left, the code.",
 		Tags:         []string{"users"},
 		Security:     basicSecurity,
-		Middlewares:  auth,
+		Middlewares:  authThenBody,
 		MaxBodyBytes: maxBody + 1,
 		Errors:       []int{400, 401, 409, 410, 413, 415, 422, 429, 503},
 	}, s.activate)
@@ -147,7 +150,7 @@ func (s *Server) register(ctx context.Context, in *registerInput) (*registerOutp
 
 func (s *Server) activate(ctx context.Context, in *activateInput) (*activateOutput, error) {
 	c := credentialsFrom(ctx)
-	acc, err := s.cfg.Registrations.Activate(ctx, c.email, c.password, in.Body.Code)
+	acc, err := s.cfg.Registrations.Activate(ctx, c, in.Body.Code)
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
@@ -158,7 +161,7 @@ func (s *Server) activate(ctx context.Context, in *activateInput) (*activateOutp
 
 func (s *Server) resendCode(ctx context.Context, _ *struct{}) (*resendOutput, error) {
 	c := credentialsFrom(ctx)
-	acc, err := s.cfg.Registrations.ResendCode(ctx, c.email, c.password)
+	acc, err := s.cfg.Registrations.ResendCode(ctx, c)
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
@@ -169,7 +172,7 @@ func (s *Server) resendCode(ctx context.Context, _ *struct{}) (*resendOutput, er
 
 func (s *Server) me(ctx context.Context, _ *struct{}) (*meOutput, error) {
 	c := credentialsFrom(ctx)
-	acc, err := s.cfg.Registrations.Describe(ctx, c.email, c.password)
+	acc, err := s.cfg.Registrations.Describe(ctx, c)
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}

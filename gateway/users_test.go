@@ -62,18 +62,20 @@ func TestRegister(t *testing.T) {
 		assert.Equal(t, http.StatusOK, e.me("cat@example.com", pw).status, "the password is unchanged")
 	})
 
-	t.Run("a pending account with an exhausted budget answers too many attempts", func(t *testing.T) {
+	t.Run("a pending account whose password checks are throttled registers as usual", func(t *testing.T) {
 		e := newEnv(t, options{})
-		e.pending("dan@example.com")
+		old, _ := e.pending("dan@example.com")
 		for range 10 {
 			require.Equal(t, http.StatusUnauthorized, e.me("dan@example.com", e.secret("wrong password 1")).status)
 		}
-		e.clock.Advance(time.Minute)
-		r := e.register("dan@example.com", e.secret("correct horse battery staple"))
-		assert.Equal(t, http.StatusTooManyRequests, r.status)
-		assert.Equal(t, "too_many_attempts", r.code())
-		assert.Equal(t, "86340", r.header.Get("Retry-After"))
-		assert.Len(t, e.mails("dan@example.com"), 1)
+		require.Equal(t, http.StatusTooManyRequests, e.me("dan@example.com", old).status)
+		e.clock.Advance(30 * time.Second)
+		pw := e.secret("correct horse battery staple")
+		r := e.register("dan@example.com", pw)
+		assert.Equal(t, http.StatusCreated, r.status, r.raw)
+		assert.Len(t, e.mails("dan@example.com"), 2)
+		assert.Equal(t, http.StatusOK, e.me("dan@example.com", pw).status, "the new password works at once")
+		assert.Equal(t, http.StatusUnauthorized, e.me("dan@example.com", old).status, "the old one is gone")
 	})
 
 	t.Run("a pending account within its cooldown is rate limited", func(t *testing.T) {
@@ -192,7 +194,7 @@ func TestRegister(t *testing.T) {
 	})
 
 	t.Run("the per-client-IP limit answers rate_limited", func(t *testing.T) {
-		e := newEnv(t, options{limiter: gateway.NewWindowLimiter(3, time.Minute)})
+		e := newEnv(t, options{limiter: gateway.NewRollingLimiter(3, time.Minute)})
 		for i := range 3 {
 			r := e.do(request{method: http.MethodGet, path: "/v1/users/me"})
 			require.Equal(t, http.StatusUnauthorized, r.status, "request %d", i)
@@ -253,7 +255,7 @@ func TestActivate(t *testing.T) {
 		assert.Equal(t, http.StatusOK, r.status, r.raw)
 	})
 
-	t.Run("a locked account answers 429 even with the right password", func(t *testing.T) {
+	t.Run("throttled password checks answer 429 even with the right password, for at most 15 minutes", func(t *testing.T) {
 		e := newEnv(t, options{})
 		pw, code := e.pending("bob@example.com")
 		for range 10 {
@@ -262,7 +264,29 @@ func TestActivate(t *testing.T) {
 		r := e.activate("bob@example.com", pw, code)
 		assert.Equal(t, http.StatusTooManyRequests, r.status)
 		assert.Equal(t, "too_many_attempts", r.code())
-		assert.Equal(t, "86400", r.header.Get("Retry-After"))
+		assert.Equal(t, "60", r.header.Get("Retry-After"))
+		e.clock.Advance(time.Minute)
+		assert.Equal(t, http.StatusUnauthorized, e.activate("bob@example.com", "wrong password", code).status)
+		assert.Equal(t, "120", e.activate("bob@example.com", pw, code).header.Get("Retry-After"), "the wait doubles")
+	})
+
+	t.Run("an exhausted code budget answers 429 after the credentials", func(t *testing.T) {
+		e := newEnv(t, options{})
+		pw, _ := e.pending("bud@example.com")
+		for i := range 10 {
+			if i > 0 && i%3 == 0 {
+				e.clock.Advance(30 * time.Second)
+				require.Equal(t, http.StatusAccepted, e.resend("bud@example.com", pw).status)
+			}
+			e.activate("bud@example.com", pw, wrongCode(e.code("bud@example.com")))
+		}
+		e.clock.Advance(30 * time.Second)
+		require.Equal(t, http.StatusAccepted, e.resend("bud@example.com", pw).status)
+		assert.Equal(t, http.StatusUnauthorized, e.activate("bud@example.com", "wrong password", "0000").status, "credentials first")
+		r := e.activate("bud@example.com", pw, e.code("bud@example.com"))
+		assert.Equal(t, http.StatusTooManyRequests, r.status)
+		assert.Equal(t, "too_many_attempts", r.code())
+		assert.Equal(t, "86280", r.header.Get("Retry-After"), "until the first wrong code is a day old")
 	})
 
 	t.Run("an active account is already active", func(t *testing.T) {

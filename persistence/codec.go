@@ -94,6 +94,48 @@ func decodeTimes(s string) ([]time.Time, error) {
 	return out, nil
 }
 
+// The password throttle's state is stored as one JSON document (times in
+// Unix milliseconds), the same in both stores.
+type guardDoc struct {
+	Strangers throttleDoc `json:"strangers"`
+	Known     throttleDoc `json:"known"`
+	Sources   []string    `json:"sources,omitempty"`
+}
+
+type throttleDoc struct {
+	Failures []int64 `json:"failures,omitempty"`
+	Level    int     `json:"level,omitempty"`
+}
+
+func encodeGuard(g actors.PasswordGuard) string {
+	doc := guardDoc{Strangers: throttleDocOf(g.Strangers), Known: throttleDocOf(g.Known), Sources: g.Sources}
+	b, _ := json.Marshal(doc) // plain data always marshals
+	return string(b)
+}
+
+func throttleDocOf(t actors.Throttle) throttleDoc {
+	d := throttleDoc{Level: t.Level}
+	for _, f := range t.Failures {
+		d.Failures = append(d.Failures, f.UnixMilli())
+	}
+	return d
+}
+
+func decodeGuard(s string) (actors.PasswordGuard, error) {
+	var doc guardDoc
+	if err := json.Unmarshal([]byte(s), &doc); err != nil {
+		return actors.PasswordGuard{}, fmt.Errorf("decode password throttle: %w", err)
+	}
+	throttle := func(d throttleDoc) actors.Throttle {
+		t := actors.Throttle{Level: d.Level}
+		for _, ms := range d.Failures {
+			t.Failures = append(t.Failures, fromMillis(ms))
+		}
+		return t
+	}
+	return actors.PasswordGuard{Strangers: throttle(doc.Strangers), Known: throttle(doc.Known), Sources: doc.Sources}, nil
+}
+
 func parseStatus(s string) (actors.Status, error) {
 	switch s {
 	case "pending":

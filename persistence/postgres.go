@@ -145,19 +145,19 @@ func (p *Postgres) Ping(ctx context.Context) error {
 }
 
 const pgColumns = `email, id, password_hash, status, generation, code_mac, code_issued_at, code_expires_at,
-	code_attempts, code_expiry_noted, failures, issues, created_at, activated_at, updated_at, version`
+	code_attempts, code_expiry_noted, code_failures, issues, created_at, activated_at, updated_at, version, password_guard`
 
 // Load implements actors.Store.
 func (p *Postgres) Load(ctx context.Context, email string) (*actors.Registration, error) {
 	var (
 		r                                actors.Registration
-		status                           string
+		status, guard                    string
 		issuedAt, expiresAt, activatedAt *time.Time
 		failures, issues                 []time.Time
 	)
 	err := p.pool.QueryRow(ctx, `SELECT `+pgColumns+` FROM registrations WHERE email = $1`, email).Scan(
 		&r.Email, &r.ID, &r.PasswordHash, &status, &r.Generation, &r.Code.MAC, &issuedAt, &expiresAt,
-		&r.Code.Attempts, &r.Code.ExpiryNoted, &failures, &issues, &r.CreatedAt, &activatedAt, &r.UpdatedAt, &r.Version)
+		&r.Code.Attempts, &r.Code.ExpiryNoted, &failures, &issues, &r.CreatedAt, &activatedAt, &r.UpdatedAt, &r.Version, &guard)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, actors.ErrNotFound
 	}
@@ -169,7 +169,10 @@ func (p *Postgres) Load(ctx context.Context, email string) (*actors.Registration
 	}
 	r.Code.IssuedAt, r.Code.ExpiresAt, r.ActivatedAt = utcOrZero(issuedAt), utcOrZero(expiresAt), utcOrZero(activatedAt)
 	r.CreatedAt, r.UpdatedAt = r.CreatedAt.UTC(), r.UpdatedAt.UTC()
-	r.Failures, r.Issues = utcTimes(failures), utcTimes(issues)
+	r.CodeFailures, r.Issues = utcTimes(failures), utcTimes(issues)
+	if r.Passwords, err = decodeGuard(guard); err != nil {
+		return nil, err
+	}
 	return &r, nil
 }
 
@@ -187,15 +190,17 @@ func (p *Postgres) Save(ctx context.Context, reg *actors.Registration, msgs []*r
 
 	args := []any{reg.Email, reg.ID, reg.PasswordHash, reg.Status.String(), reg.Generation, nilIfEmpty(reg.Code.MAC),
 		nullTime(reg.Code.IssuedAt), nullTime(reg.Code.ExpiresAt), reg.Code.Attempts, reg.Code.ExpiryNoted,
-		nonNilTimes(reg.Failures), nonNilTimes(reg.Issues), reg.CreatedAt, nullTime(reg.ActivatedAt), reg.UpdatedAt, reg.Version}
+		nonNilTimes(reg.CodeFailures), nonNilTimes(reg.Issues), reg.CreatedAt, nullTime(reg.ActivatedAt), reg.UpdatedAt, reg.Version,
+		encodeGuard(reg.Passwords)}
 	batch := &pgx.Batch{}
 	if reg.Version == 1 {
 		batch.Queue(`INSERT INTO registrations (`+pgColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) ON CONFLICT DO NOTHING`, args...)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) ON CONFLICT DO NOTHING`, args...)
 	} else {
 		batch.Queue(`UPDATE registrations SET id = $2, password_hash = $3, status = $4, generation = $5,
 			code_mac = $6, code_issued_at = $7, code_expires_at = $8, code_attempts = $9, code_expiry_noted = $10,
-			failures = $11, issues = $12, created_at = $13, activated_at = $14, updated_at = $15, version = $16
+			code_failures = $11, issues = $12, created_at = $13, activated_at = $14, updated_at = $15, version = $16,
+			password_guard = $17
 			WHERE email = $1 AND version = $16 - 1`, args...)
 	}
 	if len(msgs) > 0 {

@@ -12,9 +12,11 @@ import (
 	"github.com/acme/registrar/persistence/migrations"
 )
 
-// RateLimiter counts requests per key in clock-aligned windows, in
-// PostgreSQL: one atomic upsert per request, so every registrar instance
-// sees the same budget. It implements the gateway's RateLimiter.
+// RateLimiter counts requests per key in a rolling window, in PostgreSQL:
+// one call of rate_limit_hit per request (a sliding log of the allowed
+// requests under the key's row lock), so every registrar instance sees the
+// same budget. It implements the gateway's RateLimiter, with the rule of
+// the in-process gateway.RollingLimiter.
 type RateLimiter struct {
 	pool      *pgxpool.Pool
 	limit     int
@@ -22,42 +24,36 @@ type RateLimiter struct {
 	lastPrune atomic.Int64 // unix seconds
 }
 
-// RateLimiter returns a limiter of limit requests per window stored beside
-// the registrations.
+// RateLimiter returns a limiter of limit requests per rolling window stored
+// beside the registrations.
 func (p *Postgres) RateLimiter(limit int, window time.Duration) *RateLimiter {
 	return &RateLimiter{pool: p.pool, limit: limit, window: window}
 }
 
 // Allow counts one request for key.
 func (l *RateLimiter) Allow(ctx context.Context, key string) (bool, time.Duration, error) {
-	secs := l.window.Seconds()
 	var (
-		count int
-		left  float64
+		allowed bool
+		wait    time.Duration
 	)
-	err := l.pool.QueryRow(ctx, `INSERT INTO rate_limits (key, window_start, count)
-		VALUES ($1, to_timestamp(floor(extract(epoch FROM clock_timestamp()) / $2) * $2), 1)
-		ON CONFLICT (key, window_start) DO UPDATE SET count = rate_limits.count + 1
-		RETURNING count, extract(epoch FROM window_start + $2 * interval '1 second' - clock_timestamp())::float8`,
-		key, secs).Scan(&count, &left)
+	err := l.pool.QueryRow(ctx, `SELECT allowed, retry_after FROM rate_limit_hit($1, $2, $3)`,
+		key, l.limit, l.window).Scan(&allowed, &wait)
 	if err != nil {
 		return false, 0, fmt.Errorf("postgres: rate limit: %w", err)
 	}
 	l.prune(ctx)
-	if count > l.limit {
-		return false, time.Duration(left * float64(time.Second)), nil
-	}
-	return true, 0, nil
+	return allowed, wait, nil
 }
 
-// prune drops finished windows, at most once per window per instance.
+// prune drops the rows of keys with no request left in the window, at most
+// once per window per instance.
 func (l *RateLimiter) prune(ctx context.Context) {
 	now := time.Now().Unix()
 	last := l.lastPrune.Load()
 	if now-last < int64(l.window.Seconds()) || !l.lastPrune.CompareAndSwap(last, now) {
 		return
 	}
-	_, _ = l.pool.Exec(ctx, `DELETE FROM rate_limits WHERE window_start < now() - 2 * $1 * interval '1 second'`, l.window.Seconds())
+	_, _ = l.pool.Exec(ctx, `DELETE FROM rate_limits WHERE expires_at < clock_timestamp()`)
 }
 
 // MailDeliveries is the mailer's durable memory of sent emails (its

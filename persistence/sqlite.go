@@ -131,21 +131,21 @@ func (s *SQLite) Ping(ctx context.Context) error {
 }
 
 const sqliteColumns = `email, id, password_hash, status, generation, code_mac, code_issued_at,
-	code_expires_at, code_attempts, code_expiry_noted, failures, issues, created_at, activated_at,
-	updated_at, version`
+	code_expires_at, code_attempts, code_expiry_noted, code_failures, issues, created_at, activated_at,
+	updated_at, version, password_guard`
 
 // Load implements actors.Store.
 func (s *SQLite) Load(ctx context.Context, email string) (*actors.Registration, error) {
 	row := s.reader.QueryRowContext(ctx, `SELECT `+sqliteColumns+` FROM registrations WHERE email = ?`, email)
 	var (
 		r                                actors.Registration
-		status, failures, issues         string
+		status, failures, issues, guard  string
 		issuedAt, expiresAt, activatedAt sql.NullInt64
 		createdAt, updatedAt             int64
 		noted                            bool
 	)
 	err := row.Scan(&r.Email, &r.ID, &r.PasswordHash, &status, &r.Generation, &r.Code.MAC, &issuedAt,
-		&expiresAt, &r.Code.Attempts, &noted, &failures, &issues, &createdAt, &activatedAt, &updatedAt, &r.Version)
+		&expiresAt, &r.Code.Attempts, &noted, &failures, &issues, &createdAt, &activatedAt, &updatedAt, &r.Version, &guard)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, actors.ErrNotFound
 	}
@@ -155,7 +155,10 @@ func (s *SQLite) Load(ctx context.Context, email string) (*actors.Registration, 
 	if r.Status, err = parseStatus(status); err != nil {
 		return nil, err
 	}
-	if r.Failures, err = decodeTimes(failures); err != nil {
+	if r.CodeFailures, err = decodeTimes(failures); err != nil {
+		return nil, err
+	}
+	if r.Passwords, err = decodeGuard(guard); err != nil {
 		return nil, err
 	}
 	if r.Issues, err = decodeTimes(issues); err != nil {
@@ -180,17 +183,17 @@ func (s *SQLite) Save(ctx context.Context, reg *actors.Registration, msgs []*reg
 
 	args := []any{reg.Email, reg.ID, reg.PasswordHash, reg.Status.String(), reg.Generation, nilIfEmpty(reg.Code.MAC),
 		nullMillis(reg.Code.IssuedAt), nullMillis(reg.Code.ExpiresAt), reg.Code.Attempts, reg.Code.ExpiryNoted,
-		encodeTimes(reg.Failures), encodeTimes(reg.Issues), millis(reg.CreatedAt), nullMillis(reg.ActivatedAt),
-		millis(reg.UpdatedAt), reg.Version}
+		encodeTimes(reg.CodeFailures), encodeTimes(reg.Issues), millis(reg.CreatedAt), nullMillis(reg.ActivatedAt),
+		millis(reg.UpdatedAt), reg.Version, encodeGuard(reg.Passwords)}
 	var res sql.Result
 	if reg.Version == 1 {
 		res, err = tx.ExecContext(ctx, `INSERT INTO registrations (`+sqliteColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`, args...)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`, args...)
 	} else {
 		res, err = tx.ExecContext(ctx, `UPDATE registrations SET id = ?2, password_hash = ?3, status = ?4,
 			generation = ?5, code_mac = ?6, code_issued_at = ?7, code_expires_at = ?8, code_attempts = ?9,
-			code_expiry_noted = ?10, failures = ?11, issues = ?12, created_at = ?13, activated_at = ?14,
-			updated_at = ?15, version = ?16
+			code_expiry_noted = ?10, code_failures = ?11, issues = ?12, created_at = ?13, activated_at = ?14,
+			updated_at = ?15, version = ?16, password_guard = ?17
 			WHERE email = ?1 AND version = ?16 - 1`, args...)
 	}
 	if err != nil {

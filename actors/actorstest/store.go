@@ -151,10 +151,4 @@ func (s *Store) Pending() []*registrationv1.Envelope {
 	return out
 }
 
-func deepCopy(r *actors.Registration) *actors.Registration {
-	c := *r
-	c.Code.MAC = slices.Clone(r.Code.MAC)
-	c.Failures = slices.Clone(r.Failures)
-	c.Issues = slices.Clone(r.Issues)
-	return &c
-}
+func deepCopy(r *actors.Registration) *actors.Registration { return r.Clone() }

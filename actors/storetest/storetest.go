@@ -59,7 +59,8 @@ func Run(t *testing.T, open func(t *testing.T) Subject) {
 		next.ActivatedAt = base.Add(5 * time.Second)
 		next.UpdatedAt = next.ActivatedAt
 		next.Code = actors.Code{}
-		next.Failures = nil
+		next.CodeFailures = nil
+		next.Passwords = actors.PasswordGuard{}
 		next.Issues = []time.Time{base}
 		next.Version = 2
 		require.NoError(t, s.Save(ctx, &next, nil))
@@ -270,7 +271,12 @@ func pending(email string, at time.Time) *actors.Registration {
 			Attempts:    2,
 			ExpiryNoted: true,
 		},
-		Failures:  []time.Time{at.Add(-2 * time.Hour), at.Add(-time.Hour)},
+		CodeFailures: []time.Time{at.Add(-2 * time.Hour), at.Add(-time.Hour)},
+		Passwords: actors.PasswordGuard{
+			Strangers: actors.Throttle{Failures: []time.Time{at.Add(-30 * time.Minute), at.Add(-time.Minute)}, Level: 2},
+			Known:     actors.Throttle{Failures: []time.Time{at.Add(-time.Second)}},
+			Sources:   []string{"0011223344556677", "8899aabbccddeeff"},
+		},
 		Issues:    []time.Time{at.Add(-40 * time.Minute), at},
 		CreatedAt: at.Add(-3 * time.Hour),
 		UpdatedAt: at,
@@ -296,7 +302,12 @@ func assertSame(t *testing.T, want, got *actors.Registration) {
 		c := *r
 		c.CreatedAt, c.UpdatedAt, c.ActivatedAt = c.CreatedAt.UTC(), c.UpdatedAt.UTC(), c.ActivatedAt.UTC()
 		c.Code.IssuedAt, c.Code.ExpiresAt = c.Code.IssuedAt.UTC(), c.Code.ExpiresAt.UTC()
-		c.Failures, c.Issues = utc(c.Failures), utc(c.Issues)
+		c.CodeFailures, c.Issues = utc(c.CodeFailures), utc(c.Issues)
+		c.Passwords.Strangers.Failures = utc(c.Passwords.Strangers.Failures)
+		c.Passwords.Known.Failures = utc(c.Passwords.Known.Failures)
+		if len(c.Passwords.Sources) == 0 {
+			c.Passwords.Sources = nil
+		}
 		if len(c.Code.MAC) == 0 {
 			c.Code.MAC = nil
 		}

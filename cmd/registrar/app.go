@@ -80,7 +80,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, mailOut io.Writer
 		}
 		a.store = lite
 		if cfg.RateLimitPerIP > 0 {
-			limiter = gateway.NewWindowLimiter(cfg.RateLimitPerIP, time.Minute)
+			limiter = gateway.NewRollingLimiter(cfg.RateLimitPerIP, time.Minute)
 		}
 	}
 	key, err := codeKey(cfg, log)

@@ -163,12 +163,12 @@ func parseHashParams(s string) (password.Params, error) {
 }
 
 func (c *Config) policy() actors.Policy {
-	return actors.Policy{
-		CodeTTL:         c.CodeTTL,
-		CodeMaxAttempts: c.CodeMaxAttempts,
-		ResendCooldown:  c.CodeResendCooldown,
-		HourlyCodeLimit: c.CodeHourlyLimit,
-		FailureLimit:    c.AccountFailureLimit,
-		FailureWindow:   c.AccountFailureWindow,
-	}
+	p := actors.DefaultPolicy() // what no variable sets
+	p.CodeTTL = c.CodeTTL
+	p.CodeMaxAttempts = c.CodeMaxAttempts
+	p.ResendCooldown = c.CodeResendCooldown
+	p.HourlyCodeLimit = c.CodeHourlyLimit
+	p.FailureLimit = c.AccountFailureLimit
+	p.FailureWindow = c.AccountFailureWindow
+	return p
 }

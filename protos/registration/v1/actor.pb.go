@@ -160,7 +160,7 @@ type Register struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Email         string                 `protobuf:"bytes,1,opt,name=email,proto3" json:"email,omitempty"`
 	PasswordHash  string                 `protobuf:"bytes,2,opt,name=password_hash,json=passwordHash,proto3" json:"password_hash,omitempty"`
-	Deadline      *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=deadline,proto3" json:"deadline,omitempty"`
+	Budget        *durationpb.Duration   `protobuf:"bytes,14,opt,name=budget,proto3" json:"budget,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -209,9 +209,9 @@ func (x *Register) GetPasswordHash() string {
 	return ""
 }
 
-func (x *Register) GetDeadline() *timestamppb.Timestamp {
+func (x *Register) GetBudget() *durationpb.Duration {
 	if x != nil {
-		return x.Deadline
+		return x.Budget
 	}
 	return nil
 }
@@ -222,7 +222,8 @@ type Activate struct {
 	Email         string                 `protobuf:"bytes,1,opt,name=email,proto3" json:"email,omitempty"`
 	Password      string                 `protobuf:"bytes,2,opt,name=password,proto3" json:"password,omitempty"`
 	Code          string                 `protobuf:"bytes,3,opt,name=code,proto3" json:"code,omitempty"`
-	Deadline      *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=deadline,proto3" json:"deadline,omitempty"`
+	Source        string                 `protobuf:"bytes,4,opt,name=source,proto3" json:"source,omitempty"`
+	Budget        *durationpb.Duration   `protobuf:"bytes,14,opt,name=budget,proto3" json:"budget,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -278,9 +279,16 @@ func (x *Activate) GetCode() string {
 	return ""
 }
 
-func (x *Activate) GetDeadline() *timestamppb.Timestamp {
+func (x *Activate) GetSource() string {
 	if x != nil {
-		return x.Deadline
+		return x.Source
+	}
+	return ""
+}
+
+func (x *Activate) GetBudget() *durationpb.Duration {
+	if x != nil {
+		return x.Budget
 	}
 	return nil
 }
@@ -290,7 +298,8 @@ type ResendCode struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Email         string                 `protobuf:"bytes,1,opt,name=email,proto3" json:"email,omitempty"`
 	Password      string                 `protobuf:"bytes,2,opt,name=password,proto3" json:"password,omitempty"`
-	Deadline      *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=deadline,proto3" json:"deadline,omitempty"`
+	Source        string                 `protobuf:"bytes,4,opt,name=source,proto3" json:"source,omitempty"`
+	Budget        *durationpb.Duration   `protobuf:"bytes,14,opt,name=budget,proto3" json:"budget,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -339,9 +348,16 @@ func (x *ResendCode) GetPassword() string {
 	return ""
 }
 
-func (x *ResendCode) GetDeadline() *timestamppb.Timestamp {
+func (x *ResendCode) GetSource() string {
 	if x != nil {
-		return x.Deadline
+		return x.Source
+	}
+	return ""
+}
+
+func (x *ResendCode) GetBudget() *durationpb.Duration {
+	if x != nil {
+		return x.Budget
 	}
 	return nil
 }
@@ -351,7 +367,8 @@ type GetAccount struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Email         string                 `protobuf:"bytes,1,opt,name=email,proto3" json:"email,omitempty"`
 	Password      string                 `protobuf:"bytes,2,opt,name=password,proto3" json:"password,omitempty"`
-	Deadline      *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=deadline,proto3" json:"deadline,omitempty"`
+	Source        string                 `protobuf:"bytes,4,opt,name=source,proto3" json:"source,omitempty"`
+	Budget        *durationpb.Duration   `protobuf:"bytes,14,opt,name=budget,proto3" json:"budget,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -400,9 +417,16 @@ func (x *GetAccount) GetPassword() string {
 	return ""
 }
 
-func (x *GetAccount) GetDeadline() *timestamppb.Timestamp {
+func (x *GetAccount) GetSource() string {
 	if x != nil {
-		return x.Deadline
+		return x.Source
+	}
+	return ""
+}
+
+func (x *GetAccount) GetBudget() *durationpb.Duration {
+	if x != nil {
+		return x.Budget
 	}
 	return nil
 }
@@ -650,26 +674,29 @@ var File_registration_v1_actor_proto protoreflect.FileDescriptor
 
 const file_registration_v1_actor_proto_rawDesc = "" +
 	"\n" +
-	"\x1bregistration/v1/actor.proto\x12\x0fregistration.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"}\n" +
+	"\x1bregistration/v1/actor.proto\x12\x0fregistration.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"~\n" +
 	"\bRegister\x12\x14\n" +
 	"\x05email\x18\x01 \x01(\tR\x05email\x12#\n" +
-	"\rpassword_hash\x18\x02 \x01(\tR\fpasswordHash\x126\n" +
-	"\bdeadline\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\bdeadline\"\x88\x01\n" +
+	"\rpassword_hash\x18\x02 \x01(\tR\fpasswordHash\x121\n" +
+	"\x06budget\x18\x0e \x01(\v2\x19.google.protobuf.DurationR\x06budgetJ\x04\b\x0f\x10\x10\"\xa1\x01\n" +
 	"\bActivate\x12\x14\n" +
 	"\x05email\x18\x01 \x01(\tR\x05email\x12\x1a\n" +
 	"\bpassword\x18\x02 \x01(\tR\bpassword\x12\x12\n" +
-	"\x04code\x18\x03 \x01(\tR\x04code\x126\n" +
-	"\bdeadline\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\bdeadline\"v\n" +
+	"\x04code\x18\x03 \x01(\tR\x04code\x12\x16\n" +
+	"\x06source\x18\x04 \x01(\tR\x06source\x121\n" +
+	"\x06budget\x18\x0e \x01(\v2\x19.google.protobuf.DurationR\x06budgetJ\x04\b\x0f\x10\x10\"\x8f\x01\n" +
 	"\n" +
 	"ResendCode\x12\x14\n" +
 	"\x05email\x18\x01 \x01(\tR\x05email\x12\x1a\n" +
-	"\bpassword\x18\x02 \x01(\tR\bpassword\x126\n" +
-	"\bdeadline\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\bdeadline\"v\n" +
+	"\bpassword\x18\x02 \x01(\tR\bpassword\x12\x16\n" +
+	"\x06source\x18\x04 \x01(\tR\x06source\x121\n" +
+	"\x06budget\x18\x0e \x01(\v2\x19.google.protobuf.DurationR\x06budgetJ\x04\b\x0f\x10\x10\"\x8f\x01\n" +
 	"\n" +
 	"GetAccount\x12\x14\n" +
 	"\x05email\x18\x01 \x01(\tR\x05email\x12\x1a\n" +
-	"\bpassword\x18\x02 \x01(\tR\bpassword\x126\n" +
-	"\bdeadline\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\bdeadline\"\xf1\x02\n" +
+	"\bpassword\x18\x02 \x01(\tR\bpassword\x12\x16\n" +
+	"\x06source\x18\x04 \x01(\tR\x06source\x121\n" +
+	"\x06budget\x18\x0e \x01(\v2\x19.google.protobuf.DurationR\x06budgetJ\x04\b\x0f\x10\x10\"\xf1\x02\n" +
 	"\aAccount\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
 	"\x05email\x18\x02 \x01(\tR\x05email\x126\n" +
@@ -730,21 +757,21 @@ var file_registration_v1_actor_proto_goTypes = []any{
 	(*Account)(nil),               // 6: registration.v1.Account
 	(*Rejection)(nil),             // 7: registration.v1.Rejection
 	(*Reply)(nil),                 // 8: registration.v1.Reply
-	(*timestamppb.Timestamp)(nil), // 9: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 10: google.protobuf.Duration
+	(*durationpb.Duration)(nil),   // 9: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil), // 10: google.protobuf.Timestamp
 }
 var file_registration_v1_actor_proto_depIdxs = []int32{
-	9,  // 0: registration.v1.Register.deadline:type_name -> google.protobuf.Timestamp
-	9,  // 1: registration.v1.Activate.deadline:type_name -> google.protobuf.Timestamp
-	9,  // 2: registration.v1.ResendCode.deadline:type_name -> google.protobuf.Timestamp
-	9,  // 3: registration.v1.GetAccount.deadline:type_name -> google.protobuf.Timestamp
+	9,  // 0: registration.v1.Register.budget:type_name -> google.protobuf.Duration
+	9,  // 1: registration.v1.Activate.budget:type_name -> google.protobuf.Duration
+	9,  // 2: registration.v1.ResendCode.budget:type_name -> google.protobuf.Duration
+	9,  // 3: registration.v1.GetAccount.budget:type_name -> google.protobuf.Duration
 	0,  // 4: registration.v1.Account.status:type_name -> registration.v1.AccountStatus
-	9,  // 5: registration.v1.Account.created_at:type_name -> google.protobuf.Timestamp
-	9,  // 6: registration.v1.Account.activated_at:type_name -> google.protobuf.Timestamp
-	9,  // 7: registration.v1.Account.code_expires_at:type_name -> google.protobuf.Timestamp
-	9,  // 8: registration.v1.Account.resend_available_at:type_name -> google.protobuf.Timestamp
+	10, // 5: registration.v1.Account.created_at:type_name -> google.protobuf.Timestamp
+	10, // 6: registration.v1.Account.activated_at:type_name -> google.protobuf.Timestamp
+	10, // 7: registration.v1.Account.code_expires_at:type_name -> google.protobuf.Timestamp
+	10, // 8: registration.v1.Account.resend_available_at:type_name -> google.protobuf.Timestamp
 	1,  // 9: registration.v1.Rejection.reason:type_name -> registration.v1.Reason
-	10, // 10: registration.v1.Rejection.retry_after:type_name -> google.protobuf.Duration
+	9,  // 10: registration.v1.Rejection.retry_after:type_name -> google.protobuf.Duration
 	6,  // 11: registration.v1.Reply.account:type_name -> registration.v1.Account
 	7,  // 12: registration.v1.Reply.rejection:type_name -> registration.v1.Rejection
 	13, // [13:13] is the sub-list for method output_type

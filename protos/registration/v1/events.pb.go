@@ -81,6 +81,60 @@ func (IssueReason) EnumDescriptor() ([]byte, []int) {
 	return file_registration_v1_events_proto_rawDescGZIP(), []int{0}
 }
 
+type ThrottleScope int32
+
+const (
+	ThrottleScope_THROTTLE_SCOPE_UNSPECIFIED ThrottleScope = 0
+	// Wrong passwords engaged the password throttle: password checks of the
+	// account wait (growing delays, at most 15 minutes at a time); until is
+	// the end of the first wait.
+	ThrottleScope_THROTTLE_SCOPE_PASSWORDS ThrottleScope = 1
+	// Wrong codes used up the code budget: activation answers 429 until the
+	// given time.
+	ThrottleScope_THROTTLE_SCOPE_CODES ThrottleScope = 2
+)
+
+// Enum value maps for ThrottleScope.
+var (
+	ThrottleScope_name = map[int32]string{
+		0: "THROTTLE_SCOPE_UNSPECIFIED",
+		1: "THROTTLE_SCOPE_PASSWORDS",
+		2: "THROTTLE_SCOPE_CODES",
+	}
+	ThrottleScope_value = map[string]int32{
+		"THROTTLE_SCOPE_UNSPECIFIED": 0,
+		"THROTTLE_SCOPE_PASSWORDS":   1,
+		"THROTTLE_SCOPE_CODES":       2,
+	}
+)
+
+func (x ThrottleScope) Enum() *ThrottleScope {
+	p := new(ThrottleScope)
+	*p = x
+	return p
+}
+
+func (x ThrottleScope) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ThrottleScope) Descriptor() protoreflect.EnumDescriptor {
+	return file_registration_v1_events_proto_enumTypes[1].Descriptor()
+}
+
+func (ThrottleScope) Type() protoreflect.EnumType {
+	return &file_registration_v1_events_proto_enumTypes[1]
+}
+
+func (x ThrottleScope) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ThrottleScope.Descriptor instead.
+func (ThrottleScope) EnumDescriptor() ([]byte, []int) {
+	return file_registration_v1_events_proto_rawDescGZIP(), []int{1}
+}
+
 type DeliveryOutcome int32
 
 const (
@@ -120,11 +174,11 @@ func (x DeliveryOutcome) String() string {
 }
 
 func (DeliveryOutcome) Descriptor() protoreflect.EnumDescriptor {
-	return file_registration_v1_events_proto_enumTypes[1].Descriptor()
+	return file_registration_v1_events_proto_enumTypes[2].Descriptor()
 }
 
 func (DeliveryOutcome) Type() protoreflect.EnumType {
-	return &file_registration_v1_events_proto_enumTypes[1]
+	return &file_registration_v1_events_proto_enumTypes[2]
 }
 
 func (x DeliveryOutcome) Number() protoreflect.EnumNumber {
@@ -133,7 +187,7 @@ func (x DeliveryOutcome) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use DeliveryOutcome.Descriptor instead.
 func (DeliveryOutcome) EnumDescriptor() ([]byte, []int) {
-	return file_registration_v1_events_proto_rawDescGZIP(), []int{1}
+	return file_registration_v1_events_proto_rawDescGZIP(), []int{2}
 }
 
 // UserRegistered: a pending account was created, or a pending account was
@@ -469,13 +523,12 @@ func (x *VerificationCodeBurned) GetBurnedAt() *timestamppb.Timestamp {
 	return nil
 }
 
-// AccountThrottled: the account used up its failure budget (wrong passwords
-// and wrong codes); activate, resend, re-registration and me answer 429 until
-// the given time.
+// AccountThrottled: a throttle of the account engaged (see scope).
 type AccountThrottled struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	UserId        string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
 	Until         *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=until,proto3" json:"until,omitempty"`
+	Scope         ThrottleScope          `protobuf:"varint,3,opt,name=scope,proto3,enum=registration.v1.ThrottleScope" json:"scope,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -522,6 +575,13 @@ func (x *AccountThrottled) GetUntil() *timestamppb.Timestamp {
 		return x.Until
 	}
 	return nil
+}
+
+func (x *AccountThrottled) GetScope() ThrottleScope {
+	if x != nil {
+		return x.Scope
+	}
+	return ThrottleScope_THROTTLE_SCOPE_UNSPECIFIED
 }
 
 // VerificationEmailDelivery: what became of the email of one issued code.
@@ -646,10 +706,11 @@ const file_registration_v1_events_proto_rawDesc = "" +
 	"\n" +
 	"generation\x18\x02 \x01(\x03R\n" +
 	"generation\x127\n" +
-	"\tburned_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\bburnedAt\"]\n" +
+	"\tburned_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\bburnedAt\"\x93\x01\n" +
 	"\x10AccountThrottled\x12\x17\n" +
 	"\auser_id\x18\x01 \x01(\tR\x06userId\x120\n" +
-	"\x05until\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x05until\"\xf7\x01\n" +
+	"\x05until\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x05until\x124\n" +
+	"\x05scope\x18\x03 \x01(\x0e2\x1e.registration.v1.ThrottleScopeR\x05scope\"\xf7\x01\n" +
 	"\x19VerificationEmailDelivery\x12\x17\n" +
 	"\auser_id\x18\x01 \x01(\tR\x06userId\x12\x1e\n" +
 	"\n" +
@@ -664,7 +725,11 @@ const file_registration_v1_events_proto_rawDesc = "" +
 	"\x18ISSUE_REASON_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19ISSUE_REASON_REGISTRATION\x10\x01\x12\x1f\n" +
 	"\x1bISSUE_REASON_REREGISTRATION\x10\x02\x12\x17\n" +
-	"\x13ISSUE_REASON_RESEND\x10\x03*\x95\x01\n" +
+	"\x13ISSUE_REASON_RESEND\x10\x03*g\n" +
+	"\rThrottleScope\x12\x1e\n" +
+	"\x1aTHROTTLE_SCOPE_UNSPECIFIED\x10\x00\x12\x1c\n" +
+	"\x18THROTTLE_SCOPE_PASSWORDS\x10\x01\x12\x18\n" +
+	"\x14THROTTLE_SCOPE_CODES\x10\x02*\x95\x01\n" +
 	"\x0fDeliveryOutcome\x12 \n" +
 	"\x1cDELIVERY_OUTCOME_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19DELIVERY_OUTCOME_ACCEPTED\x10\x01\x12\x1b\n" +
@@ -683,36 +748,38 @@ func file_registration_v1_events_proto_rawDescGZIP() []byte {
 	return file_registration_v1_events_proto_rawDescData
 }
 
-var file_registration_v1_events_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_registration_v1_events_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
 var file_registration_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_registration_v1_events_proto_goTypes = []any{
 	(IssueReason)(0),                  // 0: registration.v1.IssueReason
-	(DeliveryOutcome)(0),              // 1: registration.v1.DeliveryOutcome
-	(*UserRegistered)(nil),            // 2: registration.v1.UserRegistered
-	(*VerificationCodeIssued)(nil),    // 3: registration.v1.VerificationCodeIssued
-	(*UserActivated)(nil),             // 4: registration.v1.UserActivated
-	(*VerificationCodeExpired)(nil),   // 5: registration.v1.VerificationCodeExpired
-	(*VerificationCodeBurned)(nil),    // 6: registration.v1.VerificationCodeBurned
-	(*AccountThrottled)(nil),          // 7: registration.v1.AccountThrottled
-	(*VerificationEmailDelivery)(nil), // 8: registration.v1.VerificationEmailDelivery
-	(*timestamppb.Timestamp)(nil),     // 9: google.protobuf.Timestamp
+	(ThrottleScope)(0),                // 1: registration.v1.ThrottleScope
+	(DeliveryOutcome)(0),              // 2: registration.v1.DeliveryOutcome
+	(*UserRegistered)(nil),            // 3: registration.v1.UserRegistered
+	(*VerificationCodeIssued)(nil),    // 4: registration.v1.VerificationCodeIssued
+	(*UserActivated)(nil),             // 5: registration.v1.UserActivated
+	(*VerificationCodeExpired)(nil),   // 6: registration.v1.VerificationCodeExpired
+	(*VerificationCodeBurned)(nil),    // 7: registration.v1.VerificationCodeBurned
+	(*AccountThrottled)(nil),          // 8: registration.v1.AccountThrottled
+	(*VerificationEmailDelivery)(nil), // 9: registration.v1.VerificationEmailDelivery
+	(*timestamppb.Timestamp)(nil),     // 10: google.protobuf.Timestamp
 }
 var file_registration_v1_events_proto_depIdxs = []int32{
-	9,  // 0: registration.v1.UserRegistered.registered_at:type_name -> google.protobuf.Timestamp
-	9,  // 1: registration.v1.VerificationCodeIssued.issued_at:type_name -> google.protobuf.Timestamp
-	9,  // 2: registration.v1.VerificationCodeIssued.expires_at:type_name -> google.protobuf.Timestamp
+	10, // 0: registration.v1.UserRegistered.registered_at:type_name -> google.protobuf.Timestamp
+	10, // 1: registration.v1.VerificationCodeIssued.issued_at:type_name -> google.protobuf.Timestamp
+	10, // 2: registration.v1.VerificationCodeIssued.expires_at:type_name -> google.protobuf.Timestamp
 	0,  // 3: registration.v1.VerificationCodeIssued.reason:type_name -> registration.v1.IssueReason
-	9,  // 4: registration.v1.UserActivated.activated_at:type_name -> google.protobuf.Timestamp
-	9,  // 5: registration.v1.VerificationCodeExpired.expired_at:type_name -> google.protobuf.Timestamp
-	9,  // 6: registration.v1.VerificationCodeBurned.burned_at:type_name -> google.protobuf.Timestamp
-	9,  // 7: registration.v1.AccountThrottled.until:type_name -> google.protobuf.Timestamp
-	1,  // 8: registration.v1.VerificationEmailDelivery.outcome:type_name -> registration.v1.DeliveryOutcome
-	9,  // 9: registration.v1.VerificationEmailDelivery.at:type_name -> google.protobuf.Timestamp
-	10, // [10:10] is the sub-list for method output_type
-	10, // [10:10] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	10, // 4: registration.v1.UserActivated.activated_at:type_name -> google.protobuf.Timestamp
+	10, // 5: registration.v1.VerificationCodeExpired.expired_at:type_name -> google.protobuf.Timestamp
+	10, // 6: registration.v1.VerificationCodeBurned.burned_at:type_name -> google.protobuf.Timestamp
+	10, // 7: registration.v1.AccountThrottled.until:type_name -> google.protobuf.Timestamp
+	1,  // 8: registration.v1.AccountThrottled.scope:type_name -> registration.v1.ThrottleScope
+	2,  // 9: registration.v1.VerificationEmailDelivery.outcome:type_name -> registration.v1.DeliveryOutcome
+	10, // 10: registration.v1.VerificationEmailDelivery.at:type_name -> google.protobuf.Timestamp
+	11, // [11:11] is the sub-list for method output_type
+	11, // [11:11] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_registration_v1_events_proto_init() }
@@ -725,7 +792,7 @@ func file_registration_v1_events_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_registration_v1_events_proto_rawDesc), len(file_registration_v1_events_proto_rawDesc)),
-			NumEnums:      2,
+			NumEnums:      3,
 			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   0,

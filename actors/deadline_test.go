@@ -1,0 +1,142 @@
+package actors_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/acme/registrar/actors"
+	"github.com/acme/registrar/actors/actorstest"
+	"github.com/acme/registrar/internal/testkit"
+	registrationv1 "github.com/acme/registrar/protos/registration/v1"
+)
+
+// hookedStore lets a test decide how each Save goes: commit is the real
+// write (it ignores ctx, as a database that already received COMMIT would).
+type hookedStore struct {
+	*actorstest.Store
+	hook atomic.Pointer[func(ctx context.Context, commit func() error) error]
+}
+
+func (s *hookedStore) Save(ctx context.Context, reg *actors.Registration, msgs []*registrationv1.Envelope) error {
+	commit := func() error { return s.Store.Save(context.Background(), reg, msgs) }
+	if h := s.hook.Load(); h != nil {
+		return (*h)(ctx, commit)
+	}
+	return commit()
+}
+
+func (s *hookedStore) onSave(h func(ctx context.Context, commit func() error) error) {
+	s.hook.Store(&h)
+}
+
+func newHookedHarness(t *testing.T, logs *testkit.Buffer) (*harness, *hookedStore) {
+	t.Helper()
+	hs := &hookedStore{Store: actorstest.NewStore()}
+	h := newHarness(t, func(_ *actors.Policy, c *actors.Config) {
+		c.Store = hs
+		if logs != nil {
+			c.Logger = slog.New(slog.NewTextHandler(logs, nil))
+		}
+	})
+	h.store = hs.Store
+	return h, hs
+}
+
+func TestA503NeverHidesACommittedChange(t *testing.T) {
+	t.Run("a save slower than the caller's time is not committed, and the actor says so first", func(t *testing.T) {
+		var logs testkit.Buffer
+		h, hs := newHookedHarness(t, &logs)
+		// A database that takes a second, and gives up when asked to.
+		hs.onSave(func(ctx context.Context, commit func() error) error {
+			select {
+			case <-time.After(time.Second):
+				return commit()
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		})
+		rctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		defer cancel()
+		_, err := h.reg.Register(rctx, "slow@example.com", actorstest.Hash("pw"))
+		require.ErrorIs(t, err, actors.ErrUnavailable)
+		assert.NotContains(t, logs.String(), "did not answer in time", "the 503 came from the actor, not from a timeout")
+
+		time.Sleep(1200 * time.Millisecond) // past the slow database's second: it must not have written
+		_, err = h.store.Load(ctx, "slow@example.com")
+		assert.ErrorIs(t, err, actors.ErrNotFound, "no row behind the 503")
+		assert.Empty(t, h.store.Pending(), "no email behind the 503")
+	})
+
+	t.Run("a commit whose acknowledgment was lost is found out: the caller is told it succeeded", func(t *testing.T) {
+		h, hs := newHookedHarness(t, nil)
+		hs.onSave(func(ctx context.Context, commit func() error) error {
+			if err := commit(); err != nil {
+				return err
+			}
+			return errors.New("connection reset while reading the COMMIT's answer")
+		})
+		acc, err := h.reg.Register(ctx, "lost@example.com", actorstest.Hash("pw"))
+		require.NoError(t, err)
+		assert.Equal(t, actors.StatusPending, acc.Status)
+		assert.Len(t, h.mails(t, "lost@example.com"), 1)
+	})
+
+	t.Run("a save that failed for good is 503 with nothing written", func(t *testing.T) {
+		h, hs := newHookedHarness(t, nil)
+		hs.onSave(func(context.Context, func() error) error { return errors.New("disk full") })
+		_, err := h.reg.Register(ctx, "full@example.com", actorstest.Hash("pw"))
+		require.ErrorIs(t, err, actors.ErrUnavailable)
+		assert.Empty(t, h.store.Pending())
+	})
+
+	t.Run("a command whose budget ran out in the queue is not carried out", func(t *testing.T) {
+		h, hs := newHookedHarness(t, nil)
+		const email, pw = "queue@example.com", "correct horse battery"
+		_, err := h.reg.Register(ctx, email, actorstest.Hash(pw))
+		require.NoError(t, err)
+		code := h.lastCode(t, email)
+		wrong := wrongOf(code)
+
+		release := make(chan struct{})
+		var once sync.Once
+		hs.onSave(func(_ context.Context, commit func() error) error {
+			once.Do(func() { <-release }) // the first save is stuck a while
+			return commit()
+		})
+		creds := actors.Credentials{Email: email, Password: pw}
+		first := make(chan error, 1)
+		go func() {
+			_, err := h.reg.Activate(ctx, creds, wrong)
+			first <- err
+		}()
+		require.Eventually(t, func() bool { return h.reg.Stats().Actors == 1 }, time.Second, time.Millisecond)
+		time.Sleep(50 * time.Millisecond) // the first command is in its save
+
+		short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+		defer cancel()
+		_, err = h.reg.Activate(short, creds, wrong)
+		require.ErrorIs(t, err, actors.ErrUnavailable)
+		time.Sleep(100 * time.Millisecond) // its budget is long gone
+		close(release)
+
+		require.ErrorIs(t, <-first, actors.ErrInvalidCode)
+		row, err := h.store.Load(ctx, email)
+		require.NoError(t, err)
+		assert.Equal(t, 1, row.Code.Attempts, "only the first guess counted")
+	})
+}
+
+func wrongOf(code string) string {
+	if code == "9999" {
+		return "0000"
+	}
+	return "9999"
+}
