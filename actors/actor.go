@@ -30,18 +30,25 @@ type (
 	}
 )
 
-// registrationActor owns one normalized email. It is the only writer of that
-// email's row in this process: commands are serialized by its mailbox, so
-// concurrent requests for one email can never both win.
+// registrationActor owns one normalized email, across the fleet: its shard
+// lives on one member. Commands are serialized by its mailbox, so concurrent
+// requests for one email can never both win.
+//
+// Its memory is the state it decides on: it loads the row when it starts
+// (or after a failure left its memory in doubt) and otherwise only when a
+// write meets a version conflict, the fence against a second actor for the
+// email (two members whose views of the topology disagree for a moment, or
+// registrars that are not one cluster). A command that would answer from
+// memory after a password check without writing anything first compares
+// the stored version with its own, so a password replaced elsewhere is
+// never honoured here.
 type registrationActor struct {
 	email string
 	deps  *deps
 	self  *actor.PID
 
-	// reg is the row as last read or written: for the expiry timer and the
-	// passivation check. Commands never decide on it: each reads the row
-	// afresh, because another registrar instance may have written it.
-	reg *Registration
+	reg    *Registration // nil: no row
+	loaded bool          // reg is what the store held at its version
 
 	cancelTimer scheduler.CancelFunc
 }
@@ -61,10 +68,13 @@ func (a *registrationActor) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:
 		a.self = ctx.Self()
-		// Arms the timer of a pending code; a failed load changes nothing
-		// (every command loads again).
+		// Arms the timer of a pending code; after a failed load the next
+		// command loads.
 		_ = a.load(context.Background())
-	case *actor.Stopping, *actor.Restarting:
+	case *actor.Restarting:
+		a.disarm()
+		a.loaded = false // a panic left memory in doubt
+	case *actor.Stopping:
 		a.disarm()
 	case *actor.Stopped:
 		a.deps.stats.actors.Add(-1) // counted here: its shard may be gone
@@ -86,8 +96,15 @@ func (a *registrationActor) Receive(ctx actor.Context) {
 		a.authenticated(ctx, "me", msg, func(auth Authenticated, now time.Time) (Decision, error) {
 			return a.deps.rules.Describe(auth, now), nil
 		})
+	case *registrationv1.ExpireCode:
+		a.serve(ctx, msg.GetBudget(), func(c context.Context) *registrationv1.Reply {
+			a.expire(c, msg.GetGeneration())
+			return &registrationv1.Reply{Result: &registrationv1.Reply_Account{Account: &registrationv1.Account{}}}
+		})
 	case *codeTimer:
-		a.expire(msg.generation)
+		c, cancel := context.WithTimeout(context.Background(), a.deps.storeTimeout)
+		a.expire(c, msg.generation)
+		cancel()
 	case *passivationQuery:
 		if !a.deps.rules.ExpiryPending(a.reg) {
 			ctx.Respond(&passivationConsent{child: ctx.Self(), epoch: msg.epoch})
@@ -111,7 +128,7 @@ func (a *registrationActor) serve(ctx actor.Context, budget *durationpb.Duration
 		ctx.Respond(unavailable())
 		return
 	}
-	c, cancel := context.WithDeadline(context.WithValue(context.Background(), graceKey{}, commitCheckGrace(b)), deadline)
+	c, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
 	defer func() {
 		if p := recover(); p != nil {
@@ -123,21 +140,21 @@ func (a *registrationActor) serve(ctx actor.Context, budget *durationpb.Duration
 }
 
 func (a *registrationActor) register(ctx context.Context, msg *registrationv1.Register) *registrationv1.Reply {
-	return a.decide(ctx, func(cur *Registration, now time.Time) (Decision, error) {
+	return a.decide(ctx, func(cur *Registration, now time.Time) (outcome, error) {
 		in := RegisterInput{Email: a.email, PasswordHash: msg.GetPasswordHash()}
 		if cur == nil {
 			id, err := NewID(now, a.deps.random)
 			if err != nil {
-				return Decision{}, err
+				return outcome{}, err
 			}
 			in.NewID = id
 		}
 		code, err := NewCode(a.deps.random)
 		if err != nil {
-			return Decision{}, err
+			return outcome{}, err
 		}
 		in.NewCode = code
-		return a.deps.rules.Register(cur, in, now), nil
+		return outcome{Decision: a.deps.rules.Register(cur, in, now)}, nil
 	})
 }
 
@@ -150,11 +167,11 @@ func (a *registrationActor) register(ctx context.Context, msg *registrationv1.Re
 func (a *registrationActor) authenticated(actx actor.Context, operation string, msg authCommand,
 	op func(auth Authenticated, now time.Time) (Decision, error)) {
 	a.serve(actx, msg.GetBudget(), func(ctx context.Context) *registrationv1.Reply {
-		return a.decide(ctx, func(cur *Registration, now time.Time) (Decision, error) {
+		return a.decide(ctx, func(cur *Registration, now time.Time) (outcome, error) {
 			ch, err := a.deps.rules.Authenticate(cur, msg.GetSource(), now)
 			if err != nil {
 				a.logAuthentication(operation, cur, "throttled")
-				return Decision{Err: err}, nil
+				return outcome{Decision: Decision{Err: err}}, nil
 			}
 			hash := ch.PasswordHash()
 			if hash == "" {
@@ -162,7 +179,7 @@ func (a *registrationActor) authenticated(actx actor.Context, operation string, 
 			}
 			ok, err := a.deps.passwords.Verify(ctx, hash, msg.GetPassword())
 			if err != nil {
-				return Decision{}, err
+				return outcome{}, err
 			}
 			now = a.deps.now() // the hash took a while
 			auth, refused, ok := a.deps.rules.Verified(ch, ok, now)
@@ -175,11 +192,24 @@ func (a *registrationActor) authenticated(actx actor.Context, operation string, 
 				a.logAuthentication(operation, cur, "success")
 			}
 			if !ok {
-				return refused, nil
+				return outcome{Decision: refused}, nil
 			}
-			return op(auth, now)
+			d, err := op(auth, now)
+			// The answer rests on a password checked against memory: if it
+			// writes nothing, the version fence never sees it.
+			return outcome{Decision: d, confirm: d.Next == nil}, err
 		})
 	})
+}
+
+// logFailure logs a failed command: at warning level when its budget ran
+// out (routine under overload), else as an error.
+func (a *registrationActor) logFailure(msg string, err error, attrs ...any) {
+	level := slog.LevelError
+	if errors.Is(err, context.DeadlineExceeded) {
+		level = slog.LevelWarn
+	}
+	a.deps.logger.Log(context.Background(), level, msg, append(attrs, "error", err)...)
 }
 
 func (a *registrationActor) logAuthentication(operation string, cur *Registration, result string) {
@@ -192,44 +222,84 @@ func (a *registrationActor) logAuthentication(operation string, cur *Registratio
 }
 
 // maxConflicts bounds the reload-and-retry loop on version conflicts, which
-// only happen when another node wrote the row.
-const maxConflicts = 2
+// only happen when another actor wrote the email's row.
+const maxConflicts = 3
 
-// decide reads the row, asks the rules, persists the decision and builds the
+// outcome is a decision and whether it must be confirmed against the stored
+// version before it is answered.
+type outcome struct {
+	Decision
+	confirm bool
+}
+
+// decide asks the rules on memory, persists the decision and builds the
 // reply, all within ctx (the command's budget). Nothing is answered before
-// the new state is stored, and nothing is decided on a row older than this
-// command: with several instances, an actor's memory may be stale, and only
-// writes are fenced by the version.
-func (a *registrationActor) decide(ctx context.Context, rule func(cur *Registration, now time.Time) (Decision, error)) *registrationv1.Reply {
+// the new state is stored. A version conflict reloads the row and decides
+// again.
+func (a *registrationActor) decide(ctx context.Context, rule func(cur *Registration, now time.Time) (outcome, error)) *registrationv1.Reply {
 	for range maxConflicts {
-		if err := a.load(ctx); err != nil {
-			return unavailable()
+		if !a.loaded {
+			if err := a.load(ctx); err != nil {
+				return unavailable()
+			}
 		}
 		d, err := rule(a.reg, a.deps.now())
 		if errors.Is(err, ErrOverloaded) {
 			return rejection(reject(ErrOverloaded, a.deps.overloadRetry))
 		}
 		if err != nil {
-			a.deps.logger.Error("registration command failed", "error", err)
+			a.logFailure("registration command failed", err)
 			return unavailable()
 		}
 		if d.Next == nil {
-			return a.reply(d)
+			if d.confirm {
+				fresh, err := a.fresh(ctx)
+				if err != nil {
+					return unavailable()
+				}
+				if !fresh {
+					continue
+				}
+			}
+			return a.reply(d.Decision)
 		}
-		err = a.persist(ctx, d)
+		err = a.persist(ctx, d.Decision)
 		if errors.Is(err, ErrConflict) {
+			a.deps.stats.conflicts.Add(1)
+			a.loaded = false
 			continue
 		}
-		if err != nil && !a.committedAnyway(ctx, d.Next) {
-			a.deps.logger.Error("persist registration", "user_id", d.Next.ID, "error", err)
+		if err != nil {
+			a.logFailure("persist registration", err, "user_id", d.Next.ID)
+			a.loaded = false // read before deciding again
 			return unavailable()
 		}
 		a.reg = d.Next
 		a.arm()
-		return a.reply(d)
+		return a.reply(d.Decision)
 	}
 	a.deps.logger.Warn("registration kept changing under this actor", "user_id", a.userID())
 	return unavailable()
+}
+
+// fresh reports whether memory is still at the stored version; when it is
+// not, memory is marked for a reload.
+func (a *registrationActor) fresh(ctx context.Context) (bool, error) {
+	v, err := a.deps.store.Version(ctx, a.email)
+	if err != nil {
+		a.deps.logger.Error("check the registration's version", "error", err)
+		return false, err
+	}
+	var mine int64
+	if a.reg != nil {
+		mine = a.reg.Version
+	}
+	if v != mine {
+		a.deps.stats.conflicts.Add(1)
+		a.loaded = false
+		return false, nil
+	}
+	return true, nil
 }
 
 func (a *registrationActor) persist(ctx context.Context, d Decision) error {
@@ -248,37 +318,6 @@ func (a *registrationActor) persist(ctx context.Context, d Decision) error {
 	return nil
 }
 
-// committedAnyway finds out whether a save that failed was committed all the
-// same (a connection lost during COMMIT, a deadline that struck while the
-// database was acknowledging it): the row then holds exactly what was
-// written. It reads within a grace past the command's budget, still inside
-// the caller's wait (see replyMargin), so the caller is told what happened.
-func (a *registrationActor) committedAnyway(ctx context.Context, written *Registration) bool {
-	deadline, ok := ctx.Deadline()
-	if !ok {
-		deadline = time.Now()
-	}
-	grace, _ := ctx.Value(graceKey{}).(time.Duration)
-	rctx, cancel := context.WithDeadline(context.Background(), deadline.Add(grace))
-	defer cancel()
-	row, err := a.deps.store.Load(rctx, a.email)
-	if err != nil || !sameWrite(row, written) {
-		return false
-	}
-	a.deps.logger.Info("a save reported an error but was committed", "user_id", written.ID)
-	return true
-}
-
-// graceKey holds, in a command's context, its commitCheckGrace.
-type graceKey struct{}
-
-// sameWrite reports whether row is the write w (and not another writer's
-// write of the same version).
-func sameWrite(row, w *Registration) bool {
-	return row.Version == w.Version && row.UpdatedAt.Equal(w.UpdatedAt) && row.Generation == w.Generation &&
-		row.Status == w.Status && row.PasswordHash == w.PasswordHash && row.Code.Attempts == w.Code.Attempts
-}
-
 // load reads the row from the store within ctx, bounded by the store timeout.
 func (a *registrationActor) load(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, a.deps.storeTimeout)
@@ -289,37 +328,46 @@ func (a *registrationActor) load(ctx context.Context) error {
 		a.reg = nil
 	case err != nil:
 		a.deps.logger.Error("load registration", "error", err)
+		a.loaded = false
 		return err
 	default:
 		a.reg = reg
 	}
+	a.loaded = true
 	a.arm()
 	return nil
 }
 
-// expire handles the code timer. The stored expires_at is the truth; the
-// timer only notes the expiry (and emits its event) so the actor can go idle.
-func (a *registrationActor) expire(generation int64) {
-	ctx, cancel := context.WithTimeout(context.Background(), a.deps.storeTimeout)
-	defer cancel()
-	if a.load(ctx) != nil {
-		a.rearmLater()
+// expire notes the expiry of the code of generation (its timer fired, or
+// the expiry sweep found the event missing). The stored expires_at is the
+// truth; this only records the expiry and emits its event, so the actor
+// can go idle.
+func (a *registrationActor) expire(ctx context.Context, generation int64) {
+	for range maxConflicts {
+		if !a.loaded && a.load(ctx) != nil {
+			a.rearmLater()
+			return
+		}
+		d := a.deps.rules.Expire(a.reg, generation, a.deps.now())
+		if d.Next == nil {
+			a.arm() // stale, or fired early (clock granularity): wait for the real expiry
+			return
+		}
+		err := a.persist(ctx, d)
+		if errors.Is(err, ErrConflict) {
+			a.deps.stats.conflicts.Add(1)
+			a.loaded = false
+			continue
+		}
+		if err != nil {
+			a.deps.logger.Warn("note code expiry", "user_id", a.reg.ID, "error", err)
+			a.loaded = false
+			a.rearmLater()
+			return
+		}
+		a.reg = d.Next
 		return
 	}
-	if a.reg == nil || a.reg.Generation != generation {
-		return
-	}
-	d := a.deps.rules.Expire(a.reg, generation, a.deps.now())
-	if d.Next == nil {
-		a.arm() // fired early (clock granularity): wait for the real expiry
-		return
-	}
-	if err := a.persist(ctx, d); err != nil {
-		a.deps.logger.Warn("note code expiry", "user_id", a.reg.ID, "error", err)
-		a.rearmLater()
-		return
-	}
-	a.reg = d.Next
 }
 
 // arm keeps one timer for the outstanding code's expiry.

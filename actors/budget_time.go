@@ -2,6 +2,7 @@ package actors
 
 import (
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -28,29 +29,29 @@ func replyMargin(wait time.Duration) time.Duration {
 // budgetFor is the budget a caller willing to wait `wait` grants.
 func budgetFor(wait time.Duration) time.Duration { return wait - replyMargin(wait) }
 
-// commitCheckGrace is how long past its budget an actor may spend finding
-// out whether a commit went through. It is below the caller's margin
-// whatever the budget: replyMargin grows with its argument.
-func commitCheckGrace(budget time.Duration) time.Duration { return replyMargin(budget) / 2 }
-
-// arrivedHeader carries, inside one member, when a command reached it
-// (nanoseconds since epoch).
-const arrivedHeader = "registrar-arrived-unix-nano"
+// arrivedHeader carries, inside one member, when a command reached it:
+// "<process token>:<nanoseconds since processStart>". A stamp of another
+// process (an envelope that crossed members with its headers) means nothing
+// here and is replaced.
+const arrivedHeader = "registrar-arrived"
 
 // arrivals stamps every command envelope with the time it was first posted
-// to a mailbox of this member: into a shard's mailbox, or into the actor's
-// when it comes from elsewhere. A stamp already there is kept (a shard
-// forwards the same envelope to the actor).
+// to a mailbox of this process: into a shard's mailbox, or into the actor's
+// when it comes from elsewhere. A stamp of this process already there is
+// kept (a shard forwards the same envelope to the actor).
 type arrivals struct{}
 
 func (arrivals) MailboxStarted() {}
 
 func (arrivals) MessagePosted(m any) {
 	env, ok := m.(*actor.MessageEnvelope)
-	if !ok || env.GetHeader(arrivedHeader) != "" {
+	if !ok {
 		return
 	}
 	if _, ok := env.Message.(interface{ GetEmail() string }); !ok {
+		return
+	}
+	if _, mine := stampedAt(env.GetHeader(arrivedHeader)); mine {
 		return
 	}
 	// A copy: the envelope's header map may be shared (a root context's).
@@ -58,22 +59,39 @@ func (arrivals) MessagePosted(m any) {
 	for k, v := range env.Header {
 		h[k] = v
 	}
-	h[arrivedHeader] = strconv.FormatInt(int64(time.Since(epoch)), 10)
+	h[arrivedHeader] = processToken + ":" + strconv.FormatInt(int64(time.Since(processStart)), 10)
 	env.Header = h
 }
 
 func (arrivals) MessageReceived(any) {}
 func (arrivals) MailboxEmpty()       {}
 
-// epoch is what arrival stamps count from: a process-local instant, so the
-// times read back keep Go's monotonic clock (immune to wall-clock steps).
-var epoch = time.Now()
+// processStart is what arrival stamps count from: a process-local instant,
+// so the times read back keep Go's monotonic clock (immune to wall-clock
+// steps). processToken tells this process's stamps from others'.
+var (
+	processStart = time.Now()
+	processToken = strconv.FormatInt(processStart.UnixNano(), 36)
+)
 
-// arrival is when the current message reached this member; now when it
-// was not stamped.
+// stampedAt reads a stamp; mine is false for another process's or none.
+func stampedAt(stamp string) (at time.Time, mine bool) {
+	token, ns, ok := strings.Cut(stamp, ":")
+	if !ok || token != processToken {
+		return time.Time{}, false
+	}
+	d, err := strconv.ParseInt(ns, 10, 64)
+	if err != nil {
+		return time.Time{}, false
+	}
+	return processStart.Add(time.Duration(d)), true
+}
+
+// arrival is when the current message reached this process; now when it
+// was not stamped here.
 func arrival(ctx actor.Context) time.Time {
-	if ns, err := strconv.ParseInt(ctx.MessageHeader().Get(arrivedHeader), 10, 64); err == nil {
-		return epoch.Add(time.Duration(ns))
+	if at, mine := stampedAt(ctx.MessageHeader().Get(arrivedHeader)); mine {
+		return at
 	}
 	return time.Now()
 }

@@ -79,7 +79,7 @@ func messages(events []Event, now time.Time, rnd io.Reader) ([]*registrationv1.E
 			})
 		case Throttled:
 			err = add(EventsTopic, e.UserID, now, &registrationv1.AccountThrottled{
-				UserId: e.UserID, Until: timestamppb.New(e.Until),
+				UserId: e.UserID, Until: timestamppb.New(e.Until), Scope: throttleScope(e.Scope),
 			})
 		default:
 			err = fmt.Errorf("no message for event %T", e)
@@ -101,4 +101,14 @@ func issueReason(r IssueReason) registrationv1.IssueReason {
 		return registrationv1.IssueReason_ISSUE_REASON_RESEND
 	}
 	return registrationv1.IssueReason_ISSUE_REASON_UNSPECIFIED
+}
+
+func throttleScope(s ThrottleScope) registrationv1.ThrottleScope {
+	switch s {
+	case ThrottlePasswords:
+		return registrationv1.ThrottleScope_THROTTLE_SCOPE_PASSWORDS
+	case ThrottleCodes:
+		return registrationv1.ThrottleScope_THROTTLE_SCOPE_CODES
+	}
+	return registrationv1.ThrottleScope_THROTTLE_SCOPE_UNSPECIFIED
 }

@@ -2,6 +2,7 @@ package actors
 
 import (
 	"context"
+	"time"
 
 	registrationv1 "github.com/acme/registrar/protos/registration/v1"
 )
@@ -16,8 +17,30 @@ type Store interface {
 	// reg.Version is the version the row will have: 1 inserts a new row,
 	// n > 1 updates the row only if it is at version n-1. Otherwise nothing is
 	// written and Save returns ErrConflict. Either everything is written or
-	// nothing is.
+	// nothing is, and Save says which: ctx bounds the transaction, and when
+	// the answer to its COMMIT is lost (a deadline, a broken connection)
+	// Save finds out from the database, within a short grace, rather than
+	// guess. An error means nothing was written, except when the database
+	// itself cannot tell in that grace (the error then says so).
 	Save(ctx context.Context, reg *Registration, msgs []*registrationv1.Envelope) error
+	// Version returns the version of the stored row of email, 0 when there
+	// is none: a cheap check that memory is still the truth.
+	Version(ctx context.Context, email string) (int64, error)
+}
+
+// ExpiredCode is a pending code whose expiry has not been noted.
+type ExpiredCode struct {
+	Email      string
+	Generation int64
+}
+
+// ExpiredCodes finds the codes whose expiry event is missing.
+type ExpiredCodes interface {
+	// ClaimExpired returns up to limit pending codes that expired (by the
+	// store's clock) without their expiry being noted, and hides them from
+	// other claimers for lease: several members sweeping at once share the
+	// rows out, each row to one of them.
+	ClaimExpired(ctx context.Context, limit int, lease time.Duration) ([]ExpiredCode, error)
 }
 
 // PasswordVerifier checks a password against a stored hash.

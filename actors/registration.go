@@ -71,7 +71,7 @@ func (r *Registration) Clone() *Registration {
 	c := *r
 	c.Code.MAC = slices.Clone(r.Code.MAC)
 	c.CodeFailures = slices.Clone(r.CodeFailures)
-	c.Passwords = r.Passwords.clone()
+	c.Passwords = r.Passwords.Clone()
 	c.Issues = slices.Clone(r.Issues)
 	return &c
 }

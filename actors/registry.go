@@ -2,20 +2,20 @@ package actors
 
 import (
 	"context"
-	"crypto/rand"
+	crand "crypto/rand"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/cluster"
 	"github.com/asynkron/protoactor-go/scheduler"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
 	registrationv1 "github.com/acme/registrar/protos/registration/v1"
 )
@@ -34,12 +34,25 @@ type Config struct {
 	Now    func() time.Time // default time.Now; the rules' clock
 	Random io.Reader        // default crypto/rand.Reader; codes and ids
 
-	Shards         int           // default 32
-	IdleTimeout    time.Duration // an actor idle this long is passivated; default 2m
-	StoreTimeout   time.Duration // bound of one store call; default 5s
+	// Shards is the number of shards the emails are spread over; default
+	// 32. Every member of a cluster must use the same number.
+	Shards int
+	// IdleTimeout: an actor idle this long (plus a jitter of up to a
+	// quarter) is passivated; default 2m.
+	IdleTimeout    time.Duration
+	StoreTimeout   time.Duration // bound of one store call outside a command; default 5s
 	RequestTimeout time.Duration // longest a caller waits for an actor; default 10s
 	// OverloadRetry is the Retry-After of ErrOverloaded; default 1s.
 	OverloadRetry time.Duration
+	// Expired, when set, is swept at start and every ExpirySweep (default
+	// 30s) for codes that expired without their event (a timer that died
+	// with its member); their actors are told to note the expiry.
+	Expired     ExpiredCodes
+	ExpirySweep time.Duration
+
+	// Cluster, when set, makes this registry a member of a Proto.Actor
+	// cluster; nil runs every shard in this process.
+	Cluster *ClusterConfig
 }
 
 // deps is what every shard and actor of a registry shares.
@@ -57,37 +70,60 @@ type deps struct {
 	storeTimeout   time.Duration
 	requestTimeout time.Duration
 	overloadRetry  time.Duration
+	shards         int
+	placement      placement
 	stats          *stats
 }
 
 type stats struct {
 	actors       atomic.Int64
+	activations  atomic.Int64
 	passivations atomic.Int64
 	replayed     atomic.Int64
+	conflicts    atomic.Int64
+	retries      atomic.Int64
+	members      atomic.Int64
+	expirySweeps atomic.Int64
 }
 
 // Stats are live figures of a registry, for metrics.
 type Stats struct {
-	Actors       int64 // registration actors in memory
+	Actors       int64 // registration actors in memory on this member
+	Activations  int64 // registration actors started since start
 	Passivations int64 // actors stopped for idleness since start
 	// Replayed counts messages that arrived while their actor was being
 	// passivated and were replayed to its successor.
 	Replayed int64
+	// Conflicts counts writes that met a version conflict (another writer:
+	// a second activation during a topology change, or another instance).
+	Conflicts int64
+	// Retries counts commands sent again because their shard had moved or
+	// its member was gone (nothing had been done).
+	Retries int64
+	// Members is the number of cluster members this member sees (1 in one
+	// process).
+	Members int64
+	// ExpiriesSwept counts expiry commands sent by the expiry sweep.
+	ExpiriesSwept int64
 }
 
 // Registry is the entry point to the registration actors: one actor per
 // normalized email, spread over a fixed set of shards. It is safe for
 // concurrent use.
 type Registry struct {
-	system  *actor.ActorSystem
-	shards  []*actor.PID
-	timeout time.Duration
-	stats   *stats
-	closed  atomic.Bool
-	logger  *slog.Logger
+	system    *actor.ActorSystem
+	cluster   *cluster.Cluster // nil in one process
+	placement placement
+	shards    int
+	local     []*actor.PID // the shards, in one process
+	timeout   time.Duration
+	stats     *stats
+	closed    atomic.Bool
+	logger    *slog.Logger
+	sweep     *expirySweep
 }
 
-// NewRegistry starts the actor system and the shards.
+// NewRegistry starts the actor system and the shards (or joins the cluster).
 func NewRegistry(cfg Config) (*Registry, error) {
 	if cfg.Store == nil || cfg.Passwords == nil || cfg.Logger == nil || cfg.DummyHash == "" {
 		return nil, errors.New("actors: Store, Passwords, DummyHash and Logger are required")
@@ -99,17 +135,19 @@ func NewRegistry(cfg Config) (*Registry, error) {
 		cfg.Now = time.Now
 	}
 	if cfg.Random == nil {
-		cfg.Random = rand.Reader
+		cfg.Random = crand.Reader
 	}
 	orDefault(&cfg.Shards, 32)
 	orDefault(&cfg.IdleTimeout, 2*time.Minute)
 	orDefault(&cfg.StoreTimeout, 5*time.Second)
 	orDefault(&cfg.RequestTimeout, 10*time.Second)
 	orDefault(&cfg.OverloadRetry, time.Second)
+	orDefault(&cfg.ExpirySweep, 30*time.Second)
 
 	logger := cfg.Logger.With("component", "actors")
 	system := newActorSystem(cfg.Logger)
 	st := &stats{}
+	st.members.Store(1)
 	d := &deps{
 		rules:          cfg.Rules,
 		store:          cfg.Store,
@@ -124,17 +162,33 @@ func NewRegistry(cfg Config) (*Registry, error) {
 		storeTimeout:   cfg.StoreTimeout,
 		requestTimeout: cfg.RequestTimeout,
 		overloadRetry:  cfg.OverloadRetry,
+		shards:         cfg.Shards,
 		stats:          st,
 	}
-	r := &Registry{system: system, timeout: cfg.RequestTimeout, stats: st, logger: logger}
-	for i := range cfg.Shards {
-		pid, err := system.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return newShard(d) }, withArrivals()),
-			fmt.Sprintf("registration-shard-%d", i))
+	r := &Registry{system: system, shards: cfg.Shards, timeout: cfg.RequestTimeout, stats: st, logger: logger}
+	if cfg.Cluster != nil {
+		c, p, err := joinCluster(system, *cfg.Cluster, d, logger)
 		if err != nil {
-			return nil, fmt.Errorf("spawn shard %d: %w", i, err)
+			return nil, err
 		}
-		r.shards = append(r.shards, pid)
+		r.cluster, r.placement = c, p
+	} else {
+		// The names give the PIDs: the placement is complete before any
+		// shard runs.
+		names := make([]string, cfg.Shards)
+		for i := range names {
+			names[i] = fmt.Sprintf("registration-shard-%d", i)
+			r.local = append(r.local, actor.NewPID(system.Address(), names[i]))
+		}
+		r.placement = &localPlacement{shards: r.local}
+		d.placement = r.placement
+		for i, name := range names {
+			if _, err := system.Root.SpawnNamed(shardProps(d, i), name); err != nil {
+				return nil, fmt.Errorf("spawn shard %d: %w", i, err)
+			}
+		}
 	}
+	r.sweep = startExpirySweep(r, cfg.Expired, cfg.ExpirySweep, logger)
 	return r, nil
 }
 
@@ -145,8 +199,8 @@ func newActorSystem(logger *slog.Logger) *actor.ActorSystem {
 		actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
 			return slog.New(redactingHandler{logger.Handler()}).With("component", "protoactor")
 		}),
-		// A dead-lettered request is a caller that timed out; the log line
-		// would add nothing but noise.
+		// A dead-lettered request is a caller that timed out, or a shard that
+		// moved (the caller retries): the log line would add nothing but noise.
 		actor.WithDeadLetterRequestLogging(false),
 	)
 }
@@ -201,11 +255,26 @@ func (r *Registry) Describe(ctx context.Context, c Credentials) (Account, error)
 	})
 }
 
-// request sends a command to the email's shard and waits for the reply, for
-// at most the request timeout and never past ctx's deadline (the actor future
-// takes no context). The actor gets a budget a margin shorter than that
-// wait (see replyMargin), so its answer, 503 included, is the truth about
-// what it did.
+// expireCode asks the email's actor to note the expiry of a generation.
+func (r *Registry) expireCode(ctx context.Context, email string, generation int64) error {
+	_, err := r.request(ctx, email, func(budget *durationpb.Duration) proto.Message {
+		return &registrationv1.ExpireCode{Email: email, Generation: generation, Budget: budget}
+	})
+	return err
+}
+
+// maxRetryPause bounds the pause between two sends of one command.
+const maxRetryPause = 200 * time.Millisecond
+
+// request sends a command to the shard of its email, wherever it lives, and
+// waits for the reply: at most the request timeout and never past ctx's
+// deadline (the actor future takes no context). Each send grants the actor
+// a budget a margin shorter than the time left (see replyMargin), so its
+// answer, 503 included, is the truth about what it did. A send that reached
+// no owner (a dead member's PID, a shard that moved) did nothing, so it is
+// safe to send again: the registry looks the shard up afresh and retries
+// while time is left. A send that got no answer in time is not retried: it
+// may have been carried out.
 func (r *Registry) request(ctx context.Context, email string, build func(*durationpb.Duration) proto.Message) (Account, error) {
 	if r.closed.Load() {
 		return Account{}, reject(ErrUnavailable, time.Second)
@@ -214,163 +283,105 @@ func (r *Registry) request(ctx context.Context, email string, build func(*durati
 	if dl, ok := ctx.Deadline(); ok {
 		wait = min(wait, time.Until(dl))
 	}
-	budget := budgetFor(wait)
-	if budget <= 0 || ctx.Err() != nil {
-		return Account{}, reject(ErrUnavailable, time.Second)
+	deadline := time.Now().Add(wait)
+	shard := shardOf(email, r.shards)
+	pause := 5 * time.Millisecond
+	for attempt := 0; ; attempt++ {
+		left := time.Until(deadline)
+		budget := budgetFor(left)
+		if budget <= 0 || ctx.Err() != nil {
+			return Account{}, reject(ErrUnavailable, time.Second)
+		}
+		if attempt > 0 {
+			r.stats.retries.Add(1)
+		}
+		pid, err := r.placement.pid(shard, budget/2)
+		if err != nil {
+			r.logger.Debug("no owner for a shard yet", "shard", shard, "error", err)
+			pause = r.pauseBefore(deadline, pause)
+			continue
+		}
+		res, err := r.system.Root.RequestFuture(pid, build(durationpb.New(budget)), left).Result()
+		if errors.Is(err, actor.ErrDeadLetter) {
+			r.placement.forget(shard, pid)
+			pause = r.pauseBefore(deadline, pause)
+			continue
+		}
+		if err != nil {
+			r.logger.Warn("registration actor did not answer in time", "timeout", left, "error", err)
+			return Account{}, reject(ErrUnavailable, time.Second)
+		}
+		reply, ok := res.(*registrationv1.Reply)
+		if !ok {
+			return Account{}, fmt.Errorf("actors: unexpected reply %T", res)
+		}
+		acc, err := fromReply(reply)
+		if errors.Is(err, errMoved) {
+			r.placement.forget(shard, pid)
+			pause = r.pauseBefore(deadline, pause)
+			continue
+		}
+		return acc, err
 	}
-	res, err := r.system.Root.RequestFuture(r.shardFor(email), build(durationpb.New(budget)), wait).Result()
-	if err != nil {
-		r.logger.Warn("registration actor did not answer in time", "timeout", wait, "error", err)
-		return Account{}, reject(ErrUnavailable, time.Second)
-	}
-	reply, ok := res.(*registrationv1.Reply)
-	if !ok {
-		return Account{}, fmt.Errorf("actors: unexpected reply %T", res)
-	}
-	return fromReply(reply)
 }
 
-func (r *Registry) shardFor(email string) *actor.PID {
-	h := fnv.New32a()
-	_, _ = h.Write([]byte(email))
-	return r.shards[h.Sum32()%uint32(len(r.shards))]
+// pauseBefore sleeps before a retry (with jitter, never past deadline) and
+// returns the next pause.
+func (r *Registry) pauseBefore(deadline time.Time, pause time.Duration) time.Duration {
+	d := min(pause/2+rand.N(pause/2+1), time.Until(deadline))
+	if d > 0 {
+		time.Sleep(d)
+	}
+	return min(2*pause, maxRetryPause)
 }
 
 // Stats returns live figures of the registry.
 func (r *Registry) Stats() Stats {
 	return Stats{
-		Actors:       r.stats.actors.Load(),
-		Passivations: r.stats.passivations.Load(),
-		Replayed:     r.stats.replayed.Load(),
+		Actors:        r.stats.actors.Load(),
+		Activations:   r.stats.activations.Load(),
+		Passivations:  r.stats.passivations.Load(),
+		Replayed:      r.stats.replayed.Load(),
+		Conflicts:     r.stats.conflicts.Load(),
+		Retries:       r.stats.retries.Load(),
+		Members:       r.stats.members.Load(),
+		ExpiriesSwept: r.stats.expirySweeps.Load(),
 	}
 }
 
-// Close stops the shards and their actors, waiting (within ctx) until every
-// actor has stopped. Callers must have stopped sending commands: messages
-// still queued in an actor when it stops are dropped.
+// Close stops the expiry sweep, then the shards and their actors, waiting
+// (within ctx) until every actor has stopped; a cluster member leaves the
+// cluster first, so that the others take its shards over. Callers must have
+// stopped sending commands: messages still queued in an actor when it stops
+// are dropped.
 func (r *Registry) Close(ctx context.Context) error {
 	if r.closed.Swap(true) {
 		return nil
 	}
-	futures := make([]actor.Future, 0, len(r.shards))
-	for _, pid := range r.shards {
-		futures = append(futures, r.system.Root.PoisonFuture(pid))
-	}
+	r.sweep.stop()
 	var errs []error
-	for _, f := range futures {
-		if ctx.Err() != nil {
-			errs = append(errs, ctx.Err())
-			break
+	if r.cluster != nil {
+		errs = append(errs, leaveCluster(ctx, r.cluster))
+	} else {
+		futures := make([]actor.Future, 0, len(r.local))
+		for _, pid := range r.local {
+			futures = append(futures, r.system.Root.PoisonFuture(pid))
 		}
-		if err := f.Wait(); err != nil {
-			errs = append(errs, err)
+		for _, f := range futures {
+			if ctx.Err() != nil {
+				errs = append(errs, ctx.Err())
+				break
+			}
+			if err := f.Wait(); err != nil {
+				errs = append(errs, fmt.Errorf("stop registration shards: %w", err))
+			}
 		}
 	}
 	for r.stats.actors.Load() > 0 && ctx.Err() == nil {
 		time.Sleep(5 * time.Millisecond) // the shards poisoned them
 	}
-	r.system.Shutdown()
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("stop registration shards: %w", err)
+	if r.cluster == nil {
+		r.system.Shutdown()
 	}
-	return nil
-}
-
-// accountMessage and fromReply translate between the core's types and the
-// protobuf messages that cross the actor boundary.
-func accountMessage(a Account) *registrationv1.Account {
-	m := &registrationv1.Account{
-		Id:        a.ID,
-		Email:     a.Email,
-		CreatedAt: timestamppb.New(a.CreatedAt),
-	}
-	switch a.Status {
-	case StatusPending:
-		m.Status = registrationv1.AccountStatus_ACCOUNT_STATUS_PENDING
-	case StatusActive:
-		m.Status = registrationv1.AccountStatus_ACCOUNT_STATUS_ACTIVE
-	}
-	m.ActivatedAt = optionalTime(a.ActivatedAt)
-	m.CodeExpiresAt = optionalTime(a.CodeExpiresAt)
-	m.ResendAvailableAt = optionalTime(a.ResendAvailableAt)
-	return m
-}
-
-func optionalTime(t time.Time) *timestamppb.Timestamp {
-	if t.IsZero() {
-		return nil
-	}
-	return timestamppb.New(t)
-}
-
-func fromOptionalTime(t *timestamppb.Timestamp) time.Time {
-	if t == nil {
-		return time.Time{}
-	}
-	return t.AsTime()
-}
-
-func fromReply(reply *registrationv1.Reply) (Account, error) {
-	if rej := reply.GetRejection(); rej != nil {
-		reason, ok := reasons[rej.GetReason()]
-		if !ok {
-			return Account{}, fmt.Errorf("actors: unknown rejection reason %v", rej.GetReason())
-		}
-		return Account{}, &Rejection{
-			Reason:            reason,
-			RetryAfter:        rej.GetRetryAfter().AsDuration(),
-			AttemptsRemaining: int(rej.GetAttemptsRemaining()),
-		}
-	}
-	m := reply.GetAccount()
-	if m == nil {
-		return Account{}, errors.New("actors: empty reply")
-	}
-	a := Account{
-		ID:                m.GetId(),
-		Email:             m.GetEmail(),
-		CreatedAt:         m.GetCreatedAt().AsTime(),
-		ActivatedAt:       fromOptionalTime(m.GetActivatedAt()),
-		CodeExpiresAt:     fromOptionalTime(m.GetCodeExpiresAt()),
-		ResendAvailableAt: fromOptionalTime(m.GetResendAvailableAt()),
-	}
-	switch m.GetStatus() {
-	case registrationv1.AccountStatus_ACCOUNT_STATUS_PENDING:
-		a.Status = StatusPending
-	case registrationv1.AccountStatus_ACCOUNT_STATUS_ACTIVE:
-		a.Status = StatusActive
-	}
-	return a, nil
-}
-
-var reasons = map[registrationv1.Reason]error{
-	registrationv1.Reason_REASON_EMAIL_TAKEN:         ErrEmailTaken,
-	registrationv1.Reason_REASON_INVALID_CREDENTIALS: ErrInvalidCredentials,
-	registrationv1.Reason_REASON_ALREADY_ACTIVE:      ErrAlreadyActive,
-	registrationv1.Reason_REASON_INVALID_CODE_FORMAT: ErrInvalidCodeFormat,
-	registrationv1.Reason_REASON_CODE_EXPIRED:        ErrCodeExpired,
-	registrationv1.Reason_REASON_INVALID_CODE:        ErrInvalidCode,
-	registrationv1.Reason_REASON_TOO_MANY_ATTEMPTS:   ErrTooManyAttempts,
-	registrationv1.Reason_REASON_RATE_LIMITED:        ErrRateLimited,
-	registrationv1.Reason_REASON_OVERLOADED:          ErrOverloaded,
-	registrationv1.Reason_REASON_UNAVAILABLE:         ErrUnavailable,
-}
-
-// rejection builds the reply of a refused command.
-func rejection(err error) *registrationv1.Reply {
-	rej := &registrationv1.Rejection{Reason: registrationv1.Reason_REASON_UNAVAILABLE}
-	for code, sentinel := range reasons {
-		if errors.Is(err, sentinel) {
-			rej.Reason = code
-			break
-		}
-	}
-	var details *Rejection
-	if errors.As(err, &details) {
-		if details.RetryAfter > 0 {
-			rej.RetryAfter = durationpb.New(details.RetryAfter)
-		}
-		rej.AttemptsRemaining = int32(details.AttemptsRemaining)
-	}
-	return &registrationv1.Reply{Result: &registrationv1.Reply_Rejection{Rejection: rej}}
+	return errors.Join(errs...)
 }

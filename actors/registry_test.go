@@ -174,7 +174,17 @@ func TestRegistryLockedAccountIsNoPasswordOracle(t *testing.T) {
 	_, err = h.reg.Describe(ctx, actors.Credentials{Email: email, Password: pw})
 	require.ErrorIs(t, err, actors.ErrTooManyAttempts)
 	assert.Equal(t, before, h.passwords.Calls.Load(), "a locked account must answer before verifying the password")
-	assert.Equal(t, 1, h.events("registration.v1.AccountThrottled"))
+	var throttled []*registrationv1.AccountThrottled
+	for _, env := range h.store.Pending() {
+		if env.GetType() == "registration.v1.AccountThrottled" {
+			var e registrationv1.AccountThrottled
+			require.NoError(t, proto.Unmarshal(env.GetPayload(), &e))
+			throttled = append(throttled, &e)
+		}
+	}
+	require.Len(t, throttled, 1)
+	assert.Equal(t, registrationv1.ThrottleScope_THROTTLE_SCOPE_PASSWORDS, throttled[0].GetScope())
+	assert.True(t, throttled[0].GetUntil().AsTime().After(time.Now().Add(50*time.Second)), "until the first wait ends")
 }
 
 func TestRegistryOverloadedHashingAnswersOverloaded(t *testing.T) {

@@ -3,7 +3,6 @@ package actors
 import (
 	"crypto/hmac"
 	"errors"
-	"slices"
 	"time"
 )
 
@@ -100,14 +99,14 @@ func (r Rules) Register(cur *Registration, in RegisterInput, now time.Time) Deci
 //	auth, refused, ok := rules.Verified(ch, ok, now) // 401 here, the failure recorded
 //	d := rules.Activate(auth, code, now)             // only with an Authenticated
 //
-// Authenticated can only be made by Verified, and Verified only takes a
-// Challenge made by Authenticate.
+// Outside this package an Authenticated can only be made by Verified, and
+// Verified only takes a Challenge made by Authenticate; inside it, the
+// actor uses only these steps (its fields are the rules' business).
 
 // Challenge is a password check the throttle let through.
 type Challenge struct {
 	cur    *Registration
 	source string // keyed tag, "" when unknown
-	known  bool   // the source passed this account's check before
 	issued bool
 }
 
@@ -123,20 +122,19 @@ func (c Challenge) PasswordHash() string {
 // Authenticated is a registration whose password was just verified.
 type Authenticated struct {
 	reg     *Registration
-	changed bool // the check itself changed reg (a source learnt, a bucket reset)
+	changed bool // the check itself changed reg (a source learnt, a bucket cleared)
 }
 
 // Authenticate is the first step of every authenticated command. A password
 // check the throttle holds back answers ErrTooManyAttempts here, with the
 // wait, before the password is verified. source identifies the client's
-// network (see the gateway); "" counts as a stranger.
+// network (see the gateway); "" is a stranger of its own.
 func (r Rules) Authenticate(cur *Registration, source string, now time.Time) (Challenge, error) {
 	c := Challenge{cur: cur, source: r.sourceTag(source), issued: true}
 	if cur == nil {
 		return c, nil
 	}
-	c.known = c.source != "" && slices.Contains(cur.Passwords.Sources, c.source)
-	if wait := r.policy.throttleWait(*cur.Passwords.bucket(c.known), now); wait > 0 {
+	if wait := r.policy.passwordWait(cur.Passwords, c.source, now); wait > 0 {
 		return Challenge{}, reject(ErrTooManyAttempts, wait)
 	}
 	return c, nil
@@ -151,24 +149,14 @@ func (r Rules) Verified(c Challenge, passwordOK bool, now time.Time) (auth Authe
 	}
 	next := c.cur.Clone()
 	next.UpdatedAt = now
-	bucket := next.Passwords.bucket(c.known)
 	if !passwordOK {
 		var events []Event
-		if r.policy.failPassword(bucket, now) {
+		if r.policy.failPassword(&next.Passwords, c.source, now) {
 			events = []Event{Throttled{UserID: next.ID, Until: now.Add(r.policy.throttleDelay(1)), Scope: ThrottlePasswords}}
 		}
 		return Authenticated{}, Decision{Next: next, Events: events, Err: ErrInvalidCredentials}, false
 	}
-	changed := false
-	if len(bucket.Failures) > 0 || bucket.Level > 0 {
-		*bucket = Throttle{}
-		changed = true
-	}
-	if s := next.Passwords.Sources; c.source != "" && (len(s) == 0 || s[len(s)-1] != c.source) {
-		next.Passwords.remember(c.source)
-		changed = true
-	}
-	if !changed {
+	if !next.Passwords.passed(c.source) {
 		return Authenticated{reg: c.cur}, Decision{}, true
 	}
 	return Authenticated{reg: next, changed: true}, Decision{}, true
@@ -265,9 +253,6 @@ func (r Rules) Describe(a Authenticated, _ time.Time) Decision {
 	}
 	return a.keep(Decision{})
 }
-
-// State is the registration an Authenticated stands for.
-func (a Authenticated) State() *Registration { return a.reg }
 
 // Expire notes that the code of the given generation has expired. It is
 // driven by the actor's timer; stale timers (older generations, codes already

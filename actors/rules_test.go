@@ -591,19 +591,55 @@ func TestRules(t *testing.T) {
 			want: want{changed: true, status: actors.StatusPending},
 		},
 		{
-			name: "a new registration forgets the known sources",
+			name: "a stranger's network does not slow another stranger's network",
 			setup: func(m *machine) {
 				m.register("h1")
-				m.source = "198.51.100.7"
-				m.describe(true)
-				m.advance(cooldown)
-				m.register("h2")
 				m.source = "203.0.113.66"
-				m.failPasswords(limit)
-				m.source = "198.51.100.7"
+				m.failPasswords(3 * limit)
+				m.source = "192.0.2.1"
+			},
+			act:  func(m *machine) actors.Decision { return m.describe(true) },
+			want: want{changed: true, status: actors.StatusPending},
+		},
+		{
+			name: "wrong passwords spread over many networks hold every stranger back",
+			setup: func(m *machine) {
+				m.register("h1")
+				for i := range 10 * limit {
+					m.source = fmt.Sprintf("net-%d", i)
+					m.failPasswords(1)
+				}
+				m.source = "192.0.2.1"
 			},
 			act:  func(m *machine) actors.Decision { return m.describe(true) },
 			want: want{err: actors.ErrTooManyAttempts, retryAfter: delay},
+		},
+		{
+			name: "the owner's success on a new network leaves the strangers' buckets alone",
+			setup: func(m *machine) {
+				m.register("h1")
+				m.source = "203.0.113.66"
+				m.failPasswords(limit - 1)
+				m.source = "198.51.100.7"
+				m.describe(true)
+				m.source = "203.0.113.66"
+				m.failPasswords(1)
+			},
+			act:  func(m *machine) actors.Decision { return m.describe(true) },
+			want: want{err: actors.ErrTooManyAttempts, retryAfter: delay},
+		},
+		{
+			name: "a check from a network known already writes nothing",
+			setup: func(m *machine) {
+				m.register("h1")
+				for _, s := range []string{"198.51.100.7", "192.0.2.1"} {
+					m.source = s
+					m.describe(true)
+				}
+				m.source = "198.51.100.7"
+			},
+			act:  func(m *machine) actors.Decision { return m.describe(true) },
+			want: want{status: actors.StatusPending},
 		},
 
 		// The windows.
@@ -675,6 +711,19 @@ func TestRules(t *testing.T) {
 	}
 }
 
+func TestRulesANewRegistrationStartsTheThrottleAfresh(t *testing.T) {
+	m := newMachine(t)
+	m.register("h1")
+	m.source = "198.51.100.7"
+	m.describe(true)
+	m.source = "203.0.113.66"
+	m.failPasswords(3)
+	require.NotEmpty(t, m.cur.Passwords.Sources)
+	m.advance(m.rules.Policy().ResendCooldown)
+	m.register("h2")
+	assert.Equal(t, actors.PasswordGuard{}, m.cur.Passwords, "the new password knows no network and no failure")
+}
+
 func TestRulesAuthenticationOrder(t *testing.T) {
 	m := newMachine(t)
 	m.register("h1")
@@ -705,17 +754,17 @@ func TestRulesAuthenticationOrder(t *testing.T) {
 }
 
 // TestRulesPasswordWaitsNeverExceedTheCap plays a stranger who fails at
-// every opening for two days: each wait is at most 15 minutes, grows no
-// further, and the owner (a source that signed in before) is never held
-// back.
+// every opening for two days: each wait is at most 15 minutes and stops
+// growing there, and the owner is never held back, neither on a network it
+// used before nor on a new one.
 func TestRulesPasswordWaitsNeverExceedTheCap(t *testing.T) {
 	m := newMachine(t)
 	m.register("h1")
-	m.source = "owner-network"
+	m.source = "owner-home"
 	m.activate(true, m.code)
 	end := m.now.Add(48 * time.Hour)
 	var waits []time.Duration
-	for m.now.Before(end) {
+	for i := 0; m.now.Before(end); i++ {
 		m.source = "attacker-network"
 		d := m.describe(false)
 		var rej *actors.Rejection
@@ -725,8 +774,10 @@ func TestRulesPasswordWaitsNeverExceedTheCap(t *testing.T) {
 			waits = append(waits, rej.RetryAfter)
 			m.advance(rej.RetryAfter)
 		}
-		m.source = "owner-network"
-		check(t, m, m.describe(true), want{status: actors.StatusActive})
+		m.source = "owner-home"
+		require.NoError(t, m.describe(true).Err, "the owner at home")
+		m.source = fmt.Sprintf("owner-travelling-%d", i)
+		require.NoError(t, m.describe(true).Err, "the owner on a new network")
 	}
 	policy := m.rules.Policy()
 	require.NotEmpty(t, waits)
@@ -734,170 +785,4 @@ func TestRulesPasswordWaitsNeverExceedTheCap(t *testing.T) {
 	assert.Equal(t, actors.MaxPasswordWait, waits[len(waits)-1], "the waits stop growing at the cap")
 	// 10 wrong passwords, then one per wait: 1, 2, 4, 8, then 15 minutes.
 	assert.Less(t, len(waits), 48*4+10, "guesses in two days")
-}
-
-func TestRulesClaimGenerations(t *testing.T) {
-	policy := actors.DefaultPolicy()
-
-	t.Run("a resend kills the earlier code", func(t *testing.T) {
-		m := newMachine(t)
-		m.register("h1")
-		old := m.code
-		m.advance(policy.ResendCooldown)
-		m.resend(true)
-		require.NotEqual(t, old, m.code)
-		check(t, m, m.activate(true, old), want{err: actors.ErrInvalidCode, attempts: 2, changed: true})
-		check(t, m, m.activate(true, m.code), want{changed: true, events: []string{"Activated"}, status: actors.StatusActive})
-	})
-
-	t.Run("a re-registration kills the earlier code and replaces the password", func(t *testing.T) {
-		m := newMachine(t)
-		m.register("h1")
-		old, id := m.code, m.cur.ID
-		m.advance(policy.ResendCooldown)
-		m.register("h2")
-		assert.Equal(t, id, m.cur.ID, "the id stays")
-		assert.Equal(t, "h2", m.cur.PasswordHash)
-		assert.Equal(t, int64(2), m.cur.Generation)
-		check(t, m, m.activate(true, old), want{err: actors.ErrInvalidCode, attempts: 2, changed: true})
-	})
-
-	t.Run("the same digits in another generation have another MAC", func(t *testing.T) {
-		m := newMachine(t)
-		m.register("h1")
-		first, firstMAC := m.code, m.cur.Code.MAC
-		m.advance(policy.ResendCooldown)
-		auth, refused := m.authenticate(true)
-		require.Nil(t, refused)
-		d := m.apply(m.rules.ResendCode(auth, first, m.now))
-		assert.NotEqual(t, firstMAC, d.Next.Code.MAC, "a MAC must be bound to its generation")
-		check(t, m, m.activate(true, first), want{changed: true, events: []string{"Activated"}, status: actors.StatusActive})
-	})
-
-	t.Run("a new code resets the guesses and revives a burned account", func(t *testing.T) {
-		m := newMachine(t)
-		m.register("h1")
-		for range policy.CodeMaxAttempts {
-			m.activate(true, m.wrongCode())
-		}
-		m.advance(policy.ResendCooldown)
-		check(t, m, m.resend(true), want{changed: true, events: []string{"CodeIssued"}})
-		assert.Zero(t, m.cur.Code.Attempts)
-		check(t, m, m.activate(true, m.code), want{changed: true, events: []string{"Activated"}, status: actors.StatusActive})
-	})
-}
-
-func TestRulesExpire(t *testing.T) {
-	policy := actors.DefaultPolicy()
-	tests := []struct {
-		name       string
-		setup      func(m *machine)
-		generation func(m *machine) int64
-		want       want
-	}{
-		{
-			name:       "the timer of the current code at its expiry notes it",
-			setup:      func(m *machine) { m.register("h1"); m.advance(policy.CodeTTL) },
-			generation: func(m *machine) int64 { return m.cur.Generation },
-			want:       want{changed: true, events: []string{"CodeExpired"}},
-		},
-		{
-			name:       "a timer that fires early changes nothing",
-			setup:      func(m *machine) { m.register("h1"); m.advance(policy.CodeTTL - time.Millisecond) },
-			generation: func(m *machine) int64 { return m.cur.Generation },
-		},
-		{
-			name: "a stale timer of an earlier generation changes nothing",
-			setup: func(m *machine) {
-				m.register("h1")
-				m.advance(policy.ResendCooldown)
-				m.resend(true)
-				m.advance(policy.CodeTTL - policy.ResendCooldown)
-			},
-			generation: func(m *machine) int64 { return m.cur.Generation - 1 },
-		},
-		{
-			name:       "a timer after the activation changes nothing",
-			setup:      func(m *machine) { m.register("h1"); m.activate(true, m.code); m.advance(policy.CodeTTL) },
-			generation: func(m *machine) int64 { return 1 },
-		},
-		{
-			name: "a second timer for the same code changes nothing",
-			setup: func(m *machine) {
-				m.register("h1")
-				m.advance(policy.CodeTTL)
-				m.apply(m.rules.Expire(m.cur, 1, m.now))
-			},
-			generation: func(m *machine) int64 { return 1 },
-		},
-		{
-			name:       "a timer for an unknown email changes nothing",
-			generation: func(m *machine) int64 { return 1 },
-		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			m := newMachine(t)
-			if tt.setup != nil {
-				tt.setup(m)
-			}
-			got := m.apply(m.rules.Expire(m.cur, tt.generation(m), m.now))
-			check(t, m, got, tt.want)
-		})
-	}
-}
-
-func TestRulesView(t *testing.T) {
-	policy := actors.DefaultPolicy()
-	m := newMachine(t)
-	m.register("h1")
-	v := m.rules.View(m.cur, m.now)
-	assert.Equal(t, actors.Account{
-		ID: "user-1", Email: "ann@example.com", Status: actors.StatusPending, CreatedAt: t0,
-		CodeExpiresAt: t0.Add(policy.CodeTTL), ResendAvailableAt: t0.Add(policy.ResendCooldown),
-	}, v)
-
-	m.advance(time.Second)
-	m.activate(true, m.code)
-	v = m.rules.View(m.cur, m.now)
-	assert.Equal(t, actors.Account{
-		ID: "user-1", Email: "ann@example.com", Status: actors.StatusActive, CreatedAt: t0,
-		ActivatedAt: t0.Add(time.Second),
-	}, v)
-}
-
-func TestRulesIssuedCodeDetails(t *testing.T) {
-	m := newMachine(t)
-	d := m.register("h1")
-	require.Len(t, d.Events, 2)
-	ci, ok := d.Events[1].(actors.CodeIssued)
-	require.True(t, ok)
-	assert.Equal(t, actors.CodeIssued{
-		UserID: "user-1", Email: "ann@example.com", Code: m.code, Generation: 1,
-		IssuedAt: t0, ExpiresAt: t0.Add(time.Minute), Reason: actors.IssueRegistration,
-	}, ci)
-	assert.NotContains(t, fmt.Sprint(ci.LogValue()), m.code, "the code must not reach the logs")
-	assert.Len(t, d.Next.Code.MAC, 32)
-}
-
-func TestNewRulesRejectsBadSettings(t *testing.T) {
-	key := []byte("0123456789abcdef0123456789abcdef")
-	_, err := actors.NewRules(actors.DefaultPolicy(), key[:31])
-	require.Error(t, err)
-
-	bad := []func(p *actors.Policy){
-		func(p *actors.Policy) { p.CodeTTL = 0 },
-		func(p *actors.Policy) { p.CodeMaxAttempts = 0 },
-		func(p *actors.Policy) { p.ResendCooldown = -time.Second },
-		func(p *actors.Policy) { p.HourlyCodeLimit = 0 },
-		func(p *actors.Policy) { p.FailureLimit = 0 },
-		func(p *actors.Policy) { p.FailureLimit = actors.MaxFailureLimit + 1 },
-		func(p *actors.Policy) { p.FailureWindow = 0 },
-	}
-	for i, mutate := range bad {
-		p := actors.DefaultPolicy()
-		mutate(&p)
-		_, err := actors.NewRules(p, key)
-		assert.Error(t, err, "case %d", i)
-	}
 }

@@ -1,9 +1,12 @@
 package actors
 
 import (
+	"math/rand/v2"
+	"strconv"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/cluster"
 	"github.com/asynkron/protoactor-go/scheduler"
 )
 
@@ -22,7 +25,13 @@ type addressed interface{ GetEmail() string }
 // the child consents only when it holds no live timer, and the shard then
 // marks it stopping and poisons it. Messages that arrive for the email
 // meanwhile are buffered and replayed to a fresh child once the old one has
-// terminated, so no request is dropped at the idle boundary.
+// terminated, so no request is dropped at the idle boundary. Idle timeouts
+// are jittered per child, so a burst of sign-ups does not go idle at once.
+//
+// In a cluster the shard is a grain: it answers REASON_MOVED, and lets its
+// children go, as soon as this member's view of the topology gives it to
+// another member, so that two members hold an email's actor only while their
+// views disagree (the versioned row fences that moment).
 //
 // The "children" are spawned from the root and watched, not parented:
 // protoactor keeps a parent's children in a PIDSet whose Remove leaves the
@@ -31,6 +40,7 @@ type addressed interface{ GetEmail() string }
 // mark (5 KB per registration in the memory benchmark).
 type shard struct {
 	deps     *deps
+	index    int               // -1 until a grain learns its identity
 	children map[string]*child // by email
 	emails   map[string]string // child PID id -> email
 	peak     int               // most children since the maps were last rebuilt
@@ -40,43 +50,68 @@ type shard struct {
 type child struct {
 	pid      *actor.PID
 	epoch    uint64 // messages forwarded so far
-	lastUsed time.Time
+	idleAt   time.Time
 	stopping bool
-	buffered []buffered
+	buffered []*actor.MessageEnvelope
 }
 
-type buffered struct {
-	msg    any
-	sender *actor.PID
-}
-
-func newShard(d *deps) *shard {
-	return &shard{deps: d, children: map[string]*child{}, emails: map[string]string{}}
+// shardProps are the props of shard index (-1: a grain, which reads its
+// index from its cluster identity).
+func shardProps(d *deps, index int) *actor.Props {
+	return actor.PropsFromProducer(func() actor.Actor {
+		return &shard{deps: d, index: index, children: map[string]*child{}, emails: map[string]string{}}
+	}, withArrivals())
 }
 
 func (s *shard) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:
+		if s.index < 0 {
+			if ci := cluster.GetClusterIdentity(ctx); ci != nil {
+				s.index, _ = strconv.Atoi(ci.Identity)
+			}
+		}
 		every := s.deps.sweepInterval
 		s.stop = s.deps.timers.SendRepeatedly(every, every, ctx.Self(), sweepTick{})
 	case *actor.Stopping:
 		if s.stop != nil {
 			s.stop()
 		}
-		// Not its children for protoactor: they do not stop with it. Their
-		// Terminated would find the shard gone (a dead letter in the log).
-		for _, c := range s.children {
-			ctx.Unwatch(c.pid)
-			ctx.Poison(c.pid)
-		}
+		s.release(ctx)
 	case *actor.Terminated:
 		s.terminated(ctx, msg.Who)
 	case sweepTick:
+		if !s.owned() {
+			s.release(ctx)
+			return
+		}
 		s.sweep(ctx)
 	case *passivationConsent:
 		s.passivate(ctx, msg)
 	case addressed:
+		if !s.owned() {
+			s.release(ctx)
+			ctx.Respond(rejection(errMoved))
+			return
+		}
 		s.route(ctx, msg.GetEmail())
+	}
+}
+
+func (s *shard) owned() bool { return s.index >= 0 && s.deps.placement.owns(s.index) }
+
+// release lets every child go: it finishes what it has queued, then stops.
+// Not its children for protoactor: they do not stop with it, and their
+// Terminated would find the shard gone (a dead letter in the log).
+func (s *shard) release(ctx actor.Context) {
+	for email, c := range s.children {
+		ctx.Unwatch(c.pid)
+		ctx.Poison(c.pid)
+		for _, b := range c.buffered { // never forwarded: the caller retries elsewhere
+			ctx.Send(b.Sender, rejection(errMoved))
+		}
+		delete(s.emails, c.pid.Id)
+		delete(s.children, email)
 	}
 }
 
@@ -86,33 +121,43 @@ func (s *shard) route(ctx actor.Context, email string) {
 		c = s.spawn(ctx, email)
 	}
 	if c.stopping {
-		c.buffered = append(c.buffered, buffered{msg: ctx.Message(), sender: ctx.Sender()})
+		c.buffered = append(c.buffered, &actor.MessageEnvelope{
+			Header: ctx.MessageHeader().ToMap(), Message: ctx.Message(), Sender: ctx.Sender(),
+		})
 		return
 	}
 	c.epoch++
-	c.lastUsed = time.Now()
+	c.idleAt = s.idleDeadline()
 	ctx.Forward(c.pid)
+}
+
+// idleDeadline is when a child used now becomes idle: the idle timeout plus
+// a jitter of up to a quarter of it.
+func (s *shard) idleDeadline() time.Time {
+	t := s.deps.idleTimeout
+	return time.Now().Add(t + rand.N(t/4+1))
 }
 
 func (s *shard) spawn(ctx actor.Context, email string) *child {
 	d := s.deps
 	pid := ctx.ActorSystem().Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return newRegistrationActor(email, d) }, withArrivals()))
 	ctx.Watch(pid)
-	c := &child{pid: pid, lastUsed: time.Now()}
+	c := &child{pid: pid, idleAt: s.idleDeadline()}
 	s.children[email] = c
 	s.emails[pid.Id] = email
 	s.peak = max(s.peak, len(s.children))
 	d.stats.actors.Add(1)
+	d.stats.activations.Add(1)
 	return c
 }
 
-// sweep asks every child idle for longer than the idle timeout whether it may
-// stop. The query carries the epoch, so a consent that crosses a new message
-// is recognized as stale.
+// sweep asks every child past its idle deadline whether it may stop. The
+// query carries the epoch, so a consent that crosses a new message is
+// recognized as stale.
 func (s *shard) sweep(ctx actor.Context) {
-	idleSince := time.Now().Add(-s.deps.idleTimeout)
+	now := time.Now()
 	for _, c := range s.children {
-		if !c.stopping && !c.lastUsed.After(idleSince) {
+		if !c.stopping && !c.idleAt.After(now) {
 			ctx.Request(c.pid, &passivationQuery{epoch: c.epoch})
 		}
 	}
@@ -169,7 +214,6 @@ func (s *shard) terminated(ctx actor.Context, who *actor.PID) {
 	s.deps.stats.replayed.Add(int64(len(c.buffered)))
 	for _, b := range c.buffered {
 		next.epoch++
-		ctx.RequestWithCustomSender(next.pid, b.msg, b.sender)
+		ctx.Send(next.pid, b) // the envelope keeps its arrival stamp
 	}
-	next.lastUsed = time.Now()
 }

@@ -24,7 +24,9 @@ func (s *Server) clientIP(c *fiber.Ctx) string {
 		return client.String()
 	}
 	var hops []string
-	for key, value := range c.Request().Header.All() { // in the order the lines came
+	// The header lines as they came, without trailers: a chunked body's
+	// trailer is the client's to write and must not pass for a proxy's line.
+	for key, value := range c.Request().Header.AllInOrder() {
 		if strings.EqualFold(string(key), s.cfg.ProxyHeader) {
 			hops = append(hops, strings.Split(string(value), ",")...)
 		}
@@ -56,10 +58,10 @@ func (s *Server) trusted(addr netip.Addr) bool {
 func parseHop(s string) (netip.Addr, bool) {
 	s = strings.TrimSpace(s)
 	if a, err := netip.ParseAddr(s); err == nil {
-		return a.Unmap(), true
+		return a.Unmap().WithZone(""), true // a zone is the sender's to choose
 	}
 	if ap, err := netip.ParseAddrPort(s); err == nil {
-		return ap.Addr().Unmap(), true
+		return ap.Addr().Unmap().WithZone(""), true
 	}
 	return netip.Addr{}, false
 }
@@ -75,18 +77,30 @@ func clientIPFrom(ctx context.Context) string {
 // sourceFrom is the client's network for the password throttle's known
 // sources: the /24 of an IPv4 address, the /64 of an IPv6 one (what one
 // household or office keeps while its exact address changes).
-func sourceFrom(ctx context.Context) string {
-	ip, err := netip.ParseAddr(clientIPFrom(ctx))
+func sourceFrom(ctx context.Context) string { return network(clientIPFrom(ctx), 24) }
+
+// limitKey is the per-IP limit's key: the address for IPv4, the /64 for
+// IPv6, which one subscriber holds whole (an address per request from it
+// would otherwise have a budget each).
+func limitKey(ctx context.Context) string { return network(clientIPFrom(ctx), 32) }
+
+// network is the prefix of ip: v4Bits long for IPv4, 64 for IPv6; ip itself
+// when it is no address.
+func network(ip string, v4Bits int) string {
+	a, err := netip.ParseAddr(ip)
 	if err != nil {
-		return ""
+		return ip
 	}
 	bits := 64
-	if ip.Is4() {
-		bits = 24
+	if a.Is4() {
+		bits = v4Bits
 	}
-	p, err := ip.Prefix(bits)
+	if bits == a.BitLen() {
+		return a.String()
+	}
+	p, err := a.Prefix(bits)
 	if err != nil {
-		return ""
+		return ip
 	}
 	return p.String()
 }

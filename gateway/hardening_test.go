@@ -1,10 +1,13 @@
 package gateway_test
 
 import (
+	"bufio"
 	"bytes"
 	"compress/gzip"
 	"context"
 	"encoding/base64"
+	"fmt"
+	"net"
 	"net/http"
 	"net/netip"
 	"os"
@@ -257,4 +260,103 @@ func TestAStrangerCannotLockTheOwnerOut(t *testing.T) {
 	}
 	assert.Equal(t, http.StatusTooManyRequests, me(pw, "203.0.113.66").status, "the stranger's network is held back")
 	assert.Equal(t, http.StatusOK, me(pw, "198.51.100.99").status, "the owner's network is not")
+}
+
+func TestPerIPLimitKeys(t *testing.T) {
+	proxies := []netip.Prefix{netip.MustParsePrefix("0.0.0.0/32")}
+	for _, tt := range []struct{ hop, want string }{
+		{"2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"},
+		{"2001:db8:1:2:ffff::1", "2001:db8:1:2::/64"},
+		{"fe80::1%eth0", "fe80::/64"},
+		{"fe80::1%\xff", "fe80::/64"},
+		{"198.51.100.7", "198.51.100.7"},
+	} {
+		l := &recordingLimiter{}
+		e := newEnv(t, options{limiter: l, trusted: proxies, proxyHeader: "X-Forwarded-For"})
+		e.do(request{method: http.MethodGet, path: "/v1/users/me", lines: [][2]string{{"X-Forwarded-For", tt.hop}}})
+		assert.Equal(t, tt.want, l.last(), "an IPv6 subscriber's /64 is one client; zones are dropped")
+	}
+}
+
+func TestMediaTypeMatchesInAnyCase(t *testing.T) {
+	e := newEnv(t, options{})
+	for i, ct := range []string{"APPLICATION/JSON", "Application/Json; charset=utf-8", "application/json ;charset=UTF-8"} {
+		r := e.do(request{method: http.MethodPost, path: "/v1/users",
+			body:   registerBody(fmt.Sprintf("case%d@example.com", i), e.secret("correct horse battery staple")),
+			header: map[string]string{"Content-Type": ct}})
+		assert.Equal(t, http.StatusCreated, r.status, "%s: %s", ct, r.raw)
+	}
+}
+
+func TestAmbiguousFramingIsRefusedAndTheConnectionClosed(t *testing.T) {
+	e := newEnv(t, options{})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	go func() { _ = e.srv.Serve(ln) }()
+	t.Cleanup(func() { _ = e.srv.Shutdown(context.Background()) })
+	conn, err := net.Dial("tcp", ln.Addr().String())
+	require.NoError(t, err)
+	defer conn.Close()
+	require.NoError(t, conn.SetDeadline(time.Now().Add(30*time.Second)))
+	smuggled := "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+	body := "0\r\n\r\n" + smuggled
+	_, err = fmt.Fprintf(conn, "POST /v1/users HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"+
+		"Content-Length: %d\r\nTransfer-Encoding: chunked\r\n\r\n%s", len(body), body)
+	require.NoError(t, err)
+	rd := bufio.NewReader(conn)
+	res, err := http.ReadResponse(rd, nil)
+	require.NoError(t, err)
+	_ = res.Body.Close()
+	assert.Equal(t, http.StatusBadRequest, res.StatusCode)
+	_, err = http.ReadResponse(rd, nil)
+	assert.Error(t, err, "no second answer: the connection is closed")
+}
+
+func TestATrailerIsNoProxyLine(t *testing.T) {
+	l := &recordingLimiter{}
+	e := newEnv(t, options{limiter: l, trusted: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}, proxyHeader: "X-Client-IP"})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	go func() { _ = e.srv.Serve(ln) }()
+	t.Cleanup(func() { _ = e.srv.Shutdown(context.Background()) })
+	conn, err := net.Dial("tcp", ln.Addr().String())
+	require.NoError(t, err)
+	defer conn.Close()
+	require.NoError(t, conn.SetDeadline(time.Now().Add(30*time.Second)))
+	_, err = fmt.Fprint(conn, "POST /v1/users HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"+
+		"X-Client-IP: 198.51.100.7\r\nTransfer-Encoding: chunked\r\nTrailer: X-Client-IP\r\n\r\n"+
+		"2\r\n{}\r\n0\r\nX-Client-IP: 203.0.113.99\r\n\r\n")
+	require.NoError(t, err)
+	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	require.NoError(t, err)
+	_ = res.Body.Close()
+	assert.Equal(t, "198.51.100.7", l.last())
+}
+
+func TestActivateAnswersABadBodyAfterTheCredentials(t *testing.T) {
+	e := newEnv(t, options{})
+	pw, code := e.pending("ord@example.com")
+	activate := func(pw, body string) response {
+		return e.do(request{method: http.MethodPost, path: "/v1/users/activate", body: body, header: basic("ord@example.com", pw)})
+	}
+	bodies := []string{`{"CODE":"1234"}`, `not json`, `{"code":1234}`, `{"code":"1","code":"2"}`, `[]`}
+	for _, body := range bodies {
+		assert.Equal(t, http.StatusUnauthorized, activate(e.secret("wrong-password-x"), body).status, "a wrong password first: %s", body)
+		assert.Equal(t, http.StatusUnauthorized, e.do(request{method: http.MethodPost, path: "/v1/users/activate", body: body,
+			header: basic("nobody@example.com", pw)}).status, "an unknown email first: %s", body)
+	}
+	for body, want := range map[string]int{`{"CODE":"1234"}`: 422, `not json`: 400, `{"code":1234}`: 422, `{"code":"1","code":"2"}`: 400, `[]`: 422, `{}`: 422, ``: 400} {
+		assert.Equal(t, want, activate(pw, body).status, "the right password, then the body: %q", body)
+	}
+	r := e.activate("ord@example.com", pw, wrongCode(code))
+	assert.EqualValues(t, 2, r.body["attempts_remaining"], "no bad body counted a guess")
+
+	for range 10 { // the right password above cleared the earlier ones
+		e.me("ord@example.com", e.secret("wrong-password-y"))
+	}
+	assert.Equal(t, http.StatusTooManyRequests, activate(pw, `not json`).status, "the throttle before the body")
+
+	act := e.active("act@example.com")
+	assert.Equal(t, http.StatusConflict, e.do(request{method: http.MethodPost, path: "/v1/users/activate", body: `not json`,
+		header: basic("act@example.com", act)}).status, "already active before the body")
 }

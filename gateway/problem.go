@@ -123,9 +123,7 @@ func problemFor(err error) (*Problem, bool) {
 	case errors.Is(err, actors.ErrAlreadyActive):
 		return newProblem(http.StatusConflict, "already_active", "This account is already active."), true
 	case errors.Is(err, actors.ErrInvalidCodeFormat):
-		p := newProblem(http.StatusUnprocessableEntity, "invalid_request", "The request is not valid.")
-		p.Errors = []FieldError{{Location: "body.code", Message: "must be exactly 4 ASCII digits"}}
-		return p, true
+		return invalidRequest(FieldError{Location: "body.code", Message: "must be exactly 4 ASCII digits"}), true
 	case errors.Is(err, actors.ErrCodeExpired):
 		return newProblem(http.StatusGone, "code_expired",
 			"The verification code has expired. Ask for a new one at POST /v1/users/activation-code."), true
@@ -158,6 +156,12 @@ func problemFor(err error) (*Problem, bool) {
 		return p, true
 	}
 	return internalError(), false
+}
+
+func invalidRequest(errs ...FieldError) *Problem {
+	p := newProblem(http.StatusUnprocessableEntity, "invalid_request", "The request is not valid.")
+	p.Errors = errs
+	return p
 }
 
 func internalError() *Problem {

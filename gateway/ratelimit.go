@@ -21,13 +21,14 @@ type RollingLimiter struct {
 	lastSweep time.Time
 }
 
-// NewRollingLimiter returns a limiter of limit requests per rolling window.
+// NewRollingLimiter returns a limiter of limit (at least 1) requests per
+// rolling window.
 func NewRollingLimiter(limit int, window time.Duration) *RollingLimiter {
 	return newRollingLimiter(limit, window, time.Now)
 }
 
 func newRollingLimiter(limit int, window time.Duration, now func() time.Time) *RollingLimiter {
-	return &RollingLimiter{limit: limit, window: window, now: now, hits: map[string][]time.Time{}}
+	return &RollingLimiter{limit: max(limit, 1), window: window, now: now, hits: map[string][]time.Time{}}
 }
 
 // Allow implements RateLimiter.

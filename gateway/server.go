@@ -120,7 +120,7 @@ func New(cfg Config) (*Server, error) {
 		DisableStartupMessage: true,
 		ErrorHandler:          s.fiberError,
 	})
-	s.app.Use(s.observe, s.recover, s.guardEncoding)
+	s.app.Use(s.observe, s.recover, s.guardFraming, s.guardEncoding)
 	s.app.Use("/v1", s.guardMediaType, s.rateLimit)
 
 	config := huma.DefaultConfig("Registration API", cfg.Version)
@@ -220,7 +220,7 @@ func (s *Server) rateLimit(c *fiber.Ctx) error {
 	if s.cfg.RateLimiter == nil {
 		return c.Next()
 	}
-	ok, retry, err := s.cfg.RateLimiter.Allow(c.UserContext(), clientIPFrom(c.UserContext()))
+	ok, retry, err := s.cfg.RateLimiter.Allow(c.UserContext(), limitKey(c.UserContext()))
 	if err != nil {
 		s.log.Warn("rate limiter failed; request let through", "error", err)
 		return c.Next()

@@ -1,12 +1,17 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"net/http"
+	"reflect"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/acme/registrar/actors"
 	"github.com/acme/registrar/address"
 	"github.com/acme/registrar/password"
 )
@@ -32,10 +37,16 @@ type registerOutput struct {
 	Body     Registration
 }
 
+// ActivateRequest is the body of an activation. The operation reads it
+// itself (activateInput.RawBody): a body it cannot use is answered only
+// after the credentials, the throttle and the account's status, in the
+// contract's order, like a code of the wrong format.
+type ActivateRequest struct {
+	Code string `json:"code" doc:"The 4-digit code from the email, exactly 4 ASCII digits" example:"0427"`
+}
+
 type activateInput struct {
-	Body struct {
-		Code string `json:"code" doc:"The 4-digit code from the email, exactly 4 ASCII digits" example:"0427"`
-	}
+	RawBody []byte
 }
 
 // Activation is the answer to a successful activation.
@@ -73,8 +84,6 @@ var basicSecurity = []map[string][]string{{"basicAuth": {}}}
 
 func (s *Server) registerUserRoutes(api huma.API) {
 	auth := huma.Middlewares{s.basicAuth}
-	// Credentials are checked before the body is read.
-	authThenBody := huma.Middlewares{s.basicAuth, strictBody[activateInput](s)}
 	huma.Register(api, huma.Operation{
 		OperationID:   "register",
 		Method:        http.MethodPost,
@@ -95,10 +104,17 @@ func (s *Server) registerUserRoutes(api huma.API) {
 		Description:  "Activates a pending account with the code it was sent. Checks, in order: credentials, password throttle (429 before the password is verified), password, status, code format, expiry, code budget, guesses left, the code.",
 		Tags:         []string{"users"},
 		Security:     basicSecurity,
-		Middlewares:  authThenBody,
+		Middlewares:  auth,
 		MaxBodyBytes: maxBody + 1,
 		Errors:       []int{400, 401, 409, 410, 413, 415, 422, 429, 503},
 	}, s.activate)
+	// The body is read by the operation (RawBody), so huma documents it as
+	// bytes; the document shows its schema.
+	activate := api.OpenAPI().Paths["/v1/users/activate"].Post
+	activate.RequestBody.Required = true
+	activate.RequestBody.Content = map[string]*huma.MediaType{"application/json": {
+		Schema: api.OpenAPI().Components.Schemas.Schema(reflect.TypeFor[ActivateRequest](), true, "ActivateRequest"),
+	}}
 	huma.Register(api, huma.Operation{
 		OperationID:   "issueActivationCode",
 		Method:        http.MethodPost,
@@ -150,8 +166,15 @@ func (s *Server) register(ctx context.Context, in *registerInput) (*registerOutp
 
 func (s *Server) activate(ctx context.Context, in *activateInput) (*activateOutput, error) {
 	c := credentialsFrom(ctx)
-	acc, err := s.cfg.Registrations.Activate(ctx, c, in.Body.Code)
+	code, bodyProblem := readActivation(in.RawBody)
+	// A body without a usable code goes to the actor as an empty code: its
+	// problem is answered where the contract puts a code of the wrong
+	// format, after the credentials and the account's status.
+	acc, err := s.cfg.Registrations.Activate(ctx, c, code)
 	if err != nil {
+		if bodyProblem != nil && errors.Is(err, actors.ErrInvalidCodeFormat) {
+			return nil, bodyProblem
+		}
 		return nil, s.fail(ctx, err)
 	}
 	return &activateOutput{Body: Activation{
@@ -181,6 +204,32 @@ func (s *Server) me(ctx context.Context, _ *struct{}) (*meOutput, error) {
 		ActivatedAt: optional(acc.ActivatedAt), CodeExpiresAt: optional(acc.CodeExpiresAt),
 		ResendAvailableAt: optional(acc.ResendAvailableAt),
 	}}, nil
+}
+
+var activationKeys = jsonKeys(reflect.TypeFor[ActivateRequest]())
+
+// readActivation reads the code of an activation body, strictly; the
+// problem is what to answer when the body has no usable code.
+func readActivation(body []byte) (string, *Problem) {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return "", malformed("The request body is missing or is not valid JSON.")
+	}
+	if p := checkBody(body, activationKeys); p != nil {
+		return "", p
+	}
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(body, &fields) != nil {
+		return "", invalidRequest(FieldError{Location: "body", Message: "expected an object"})
+	}
+	raw, ok := fields["code"]
+	if !ok {
+		return "", invalidRequest(FieldError{Location: "body", Message: "expected required property code to be present"})
+	}
+	var code string
+	if json.Unmarshal(raw, &code) != nil {
+		return "", invalidRequest(FieldError{Location: "body.code", Message: "expected string"})
+	}
+	return code, nil
 }
 
 func optional(t time.Time) *time.Time {

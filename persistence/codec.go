@@ -97,28 +97,41 @@ func decodeTimes(s string) ([]time.Time, error) {
 // The password throttle's state is stored as one JSON document (times in
 // Unix milliseconds), the same in both stores.
 type guardDoc struct {
-	Strangers throttleDoc `json:"strangers"`
-	Known     throttleDoc `json:"known"`
-	Sources   []string    `json:"sources,omitempty"`
+	Known     throttleDoc   `json:"known"`
+	Strangers []throttleDoc `json:"strangers,omitempty"`
+	Everyone  throttleDoc   `json:"everyone"`
+	Sources   []string      `json:"sources,omitempty"`
 }
 
 type throttleDoc struct {
+	Source   string  `json:"source,omitempty"`
 	Failures []int64 `json:"failures,omitempty"`
 	Level    int     `json:"level,omitempty"`
 }
 
 func encodeGuard(g actors.PasswordGuard) string {
-	doc := guardDoc{Strangers: throttleDocOf(g.Strangers), Known: throttleDocOf(g.Known), Sources: g.Sources}
+	doc := guardDoc{Known: throttleDocOf("", g.Known), Everyone: throttleDocOf("", g.Everyone), Sources: g.Sources}
+	for _, s := range g.Strangers {
+		doc.Strangers = append(doc.Strangers, throttleDocOf(s.Source, s.Throttle))
+	}
 	b, _ := json.Marshal(doc) // plain data always marshals
 	return string(b)
 }
 
-func throttleDocOf(t actors.Throttle) throttleDoc {
-	d := throttleDoc{Level: t.Level}
+func throttleDocOf(source string, t actors.Throttle) throttleDoc {
+	d := throttleDoc{Source: source, Level: t.Level}
 	for _, f := range t.Failures {
 		d.Failures = append(d.Failures, f.UnixMilli())
 	}
 	return d
+}
+
+func (d throttleDoc) throttle() actors.Throttle {
+	t := actors.Throttle{Level: d.Level}
+	for _, ms := range d.Failures {
+		t.Failures = append(t.Failures, fromMillis(ms))
+	}
+	return t
 }
 
 func decodeGuard(s string) (actors.PasswordGuard, error) {
@@ -126,14 +139,11 @@ func decodeGuard(s string) (actors.PasswordGuard, error) {
 	if err := json.Unmarshal([]byte(s), &doc); err != nil {
 		return actors.PasswordGuard{}, fmt.Errorf("decode password throttle: %w", err)
 	}
-	throttle := func(d throttleDoc) actors.Throttle {
-		t := actors.Throttle{Level: d.Level}
-		for _, ms := range d.Failures {
-			t.Failures = append(t.Failures, fromMillis(ms))
-		}
-		return t
+	g := actors.PasswordGuard{Known: doc.Known.throttle(), Everyone: doc.Everyone.throttle(), Sources: doc.Sources}
+	for _, d := range doc.Strangers {
+		g.Strangers = append(g.Strangers, actors.SourceThrottle{Source: d.Source, Throttle: d.throttle()})
 	}
-	return actors.PasswordGuard{Strangers: throttle(doc.Strangers), Known: throttle(doc.Known), Sources: doc.Sources}, nil
+	return g, nil
 }
 
 func parseStatus(s string) (actors.Status, error) {

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
@@ -176,6 +175,41 @@ func (p *Postgres) Load(ctx context.Context, email string) (*actors.Registration
 	return &r, nil
 }
 
+// Version implements actors.Store.
+func (p *Postgres) Version(ctx context.Context, email string) (int64, error) {
+	var v int64
+	err := p.pool.QueryRow(ctx, `SELECT version FROM registrations WHERE email = $1`, email).Scan(&v)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("postgres: registration version: %w", err)
+	}
+	return v, nil
+}
+
+// ClaimExpired implements actors.ExpiredCodes, on the database's clock.
+func (p *Postgres) ClaimExpired(ctx context.Context, limit int, lease time.Duration) ([]actors.ExpiredCode, error) {
+	rows, err := p.pool.Query(ctx, `UPDATE registrations SET expiry_claimed_until = now() + $2 * interval '1 millisecond'
+		WHERE email IN (SELECT email FROM registrations
+			WHERE status = 'pending' AND NOT code_expiry_noted AND code_mac IS NOT NULL
+			  AND code_expires_at <= now() AND expiry_claimed_until <= now()
+			ORDER BY code_expires_at LIMIT $1 FOR UPDATE SKIP LOCKED)
+		RETURNING email, generation`, limit, lease.Milliseconds())
+	if err != nil {
+		return nil, fmt.Errorf("postgres: claim expired codes: %w", err)
+	}
+	codes, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (actors.ExpiredCode, error) {
+		var c actors.ExpiredCode
+		err := row.Scan(&c.Email, &c.Generation)
+		return c, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: claim expired codes: %w", err)
+	}
+	return codes, nil
+}
+
 // Save implements actors.Store: the row and its messages in one
 // transaction, sent as one batch.
 func (p *Postgres) Save(ctx context.Context, reg *actors.Registration, msgs []*registrationv1.Envelope) error {
@@ -221,37 +255,67 @@ func (p *Postgres) Save(ctx context.Context, reg *actors.Registration, msgs []*r
 		// Delivered at commit, and only if it commits.
 		batch.Queue(`SELECT pg_notify($1, '')`, p.channel)
 	}
+	// The transaction's id, to find out what became of a COMMIT whose
+	// answer is lost.
+	batch.Queue(`SELECT pg_current_xact_id()::text`)
 	results := tx.SendBatch(ctx, batch)
 	tag, err := results.Exec()
 	if err == nil && tag.RowsAffected() == 0 {
 		err = actors.ErrConflict
 	}
-	for i := 1; err == nil && i < batch.Len(); i++ {
+	for i := 1; err == nil && i < batch.Len()-1; i++ {
 		_, err = results.Exec()
+	}
+	var xid string
+	if err == nil {
+		err = results.QueryRow().Scan(&xid)
 	}
 	if cerr := results.Close(); err == nil {
 		err = cerr
 	}
+	if errors.Is(err, actors.ErrConflict) {
+		return err
+	}
 	if err != nil {
-		return pgError("save registration", err)
+		return fmt.Errorf("postgres: save registration: %w", err)
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return pgError("commit", err)
+		return p.commitOutcome(ctx, xid, err)
 	}
 	return nil
 }
 
-// pgError translates driver errors into the core's by SQLSTATE: a unique
-// violation means another writer got there first.
-func pgError(op string, err error) error {
-	if errors.Is(err, actors.ErrConflict) {
-		return err
+// commitGrace bounds how long past the caller's deadline Save spends
+// finding out what became of a COMMIT whose answer was lost.
+const commitGrace = 250 * time.Millisecond
+
+// commitOutcome finds out whether the transaction xid committed after its
+// COMMIT failed: a deadline that struck, or a connection that broke, while
+// the server was committing leaves the outcome unknown to the client, and
+// the server's own record of the transaction is the only truth (a re-read
+// of the row could run before the commit becomes visible). nil means it
+// committed.
+func (p *Postgres) commitOutcome(ctx context.Context, xid string, commitErr error) error {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitGrace)
+	defer cancel()
+	for {
+		var status *string
+		err := p.pool.QueryRow(rctx, `SELECT pg_xact_status($1::xid8)`, xid).Scan(&status)
+		switch {
+		case err != nil:
+			return fmt.Errorf("postgres: commit (outcome unknown: %v): %w", err, commitErr)
+		case status != nil && *status == "committed":
+			p.log.Info("a commit whose answer was lost went through", "commit_error", commitErr)
+			return nil
+		case status == nil || *status == "aborted":
+			return fmt.Errorf("postgres: commit: %w", commitErr)
+		}
+		select { // in progress: the server is still committing
+		case <-rctx.Done():
+			return fmt.Errorf("postgres: commit (outcome unknown): %w", commitErr)
+		case <-time.After(5 * time.Millisecond):
+		}
 	}
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
-		return actors.ErrConflict
-	}
-	return fmt.Errorf("postgres: %s: %w", op, err)
 }
 
 // Claim leases up to limit messages, oldest first. Rows another relay holds

@@ -19,15 +19,16 @@ import (
 // the in-process gateway.RollingLimiter.
 type RateLimiter struct {
 	pool      *pgxpool.Pool
+	log       *slog.Logger
 	limit     int
 	window    time.Duration
 	lastPrune atomic.Int64 // unix seconds
 }
 
-// RateLimiter returns a limiter of limit requests per rolling window stored
-// beside the registrations.
+// RateLimiter returns a limiter of limit (at least 1) requests per rolling
+// window (at least a second) stored beside the registrations.
 func (p *Postgres) RateLimiter(limit int, window time.Duration) *RateLimiter {
-	return &RateLimiter{pool: p.pool, limit: limit, window: window}
+	return &RateLimiter{pool: p.pool, log: p.log, limit: max(limit, 1), window: max(window, time.Second)}
 }
 
 // Allow counts one request for key.
@@ -41,19 +42,25 @@ func (l *RateLimiter) Allow(ctx context.Context, key string) (bool, time.Duratio
 	if err != nil {
 		return false, 0, fmt.Errorf("postgres: rate limit: %w", err)
 	}
-	l.prune(ctx)
+	l.prune()
 	return allowed, wait, nil
 }
 
-// prune drops the rows of keys with no request left in the window, at most
-// once per window per instance.
-func (l *RateLimiter) prune(ctx context.Context) {
+// prune drops, in the background, the rows of keys with no request left in
+// the window, at most once per window per instance.
+func (l *RateLimiter) prune() {
 	now := time.Now().Unix()
 	last := l.lastPrune.Load()
 	if now-last < int64(l.window.Seconds()) || !l.lastPrune.CompareAndSwap(last, now) {
 		return
 	}
-	_, _ = l.pool.Exec(ctx, `DELETE FROM rate_limits WHERE expires_at < clock_timestamp()`)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if _, err := l.pool.Exec(ctx, `DELETE FROM rate_limits WHERE expires_at < clock_timestamp()`); err != nil {
+			l.log.Warn("prune the rate limits", "error", err)
+		}
+	}()
 }
 
 // MailDeliveries is the mailer's durable memory of sent emails (its

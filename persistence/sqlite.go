@@ -170,6 +170,46 @@ func (s *SQLite) Load(ctx context.Context, email string) (*actors.Registration, 
 	return &r, nil
 }
 
+// Version implements actors.Store.
+func (s *SQLite) Version(ctx context.Context, email string) (int64, error) {
+	var v int64
+	err := s.reader.QueryRowContext(ctx, `SELECT version FROM registrations WHERE email = ?`, email).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: registration version: %w", err)
+	}
+	return v, nil
+}
+
+// ClaimExpired implements actors.ExpiredCodes.
+func (s *SQLite) ClaimExpired(ctx context.Context, limit int, lease time.Duration) ([]actors.ExpiredCode, error) {
+	now := time.Now()
+	rows, err := s.writer.QueryContext(ctx, `UPDATE registrations SET expiry_claimed_until = ?3
+		WHERE email IN (SELECT email FROM registrations
+			WHERE status = 'pending' AND code_expiry_noted = 0 AND code_mac IS NOT NULL
+			  AND code_expires_at <= ?1 AND expiry_claimed_until <= ?1
+			ORDER BY code_expires_at LIMIT ?2)
+		RETURNING email, generation`, millis(now), limit, millis(now.Add(lease)))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: claim expired codes: %w", err)
+	}
+	defer func() { _ = rows.Close() }()
+	var codes []actors.ExpiredCode
+	for rows.Next() {
+		var c actors.ExpiredCode
+		if err := rows.Scan(&c.Email, &c.Generation); err != nil {
+			return nil, fmt.Errorf("sqlite: claim expired codes: %w", err)
+		}
+		codes = append(codes, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: claim expired codes: %w", err)
+	}
+	return codes, nil
+}
+
 // Save implements actors.Store.
 func (s *SQLite) Save(ctx context.Context, reg *actors.Registration, msgs []*registrationv1.Envelope) error {
 	if reg.Version < 1 {

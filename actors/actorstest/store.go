@@ -21,6 +21,8 @@ type Store struct {
 	rows   map[string]*actors.Registration
 	outbox []*outboxRow
 	notify chan struct{}
+	// expiryClaims holds the leases of ClaimExpired, by email.
+	expiryClaims map[string]time.Time
 	// fail, when set, is called before every Load and Save; a non-nil error
 	// is returned instead of touching the data (fault injection).
 	fail func(op string) error
@@ -33,7 +35,7 @@ type outboxRow struct {
 
 // NewStore returns an empty store.
 func NewStore() *Store {
-	return &Store{rows: map[string]*actors.Registration{}, notify: make(chan struct{}, 1)}
+	return &Store{rows: map[string]*actors.Registration{}, notify: make(chan struct{}, 1), expiryClaims: map[string]time.Time{}}
 }
 
 // FailWith makes every later Load and Save call fail(op) first ("load" or
@@ -54,7 +56,7 @@ func (s *Store) Load(ctx context.Context, email string) (*actors.Registration, e
 	if !ok {
 		return nil, actors.ErrNotFound
 	}
-	return deepCopy(r), nil
+	return r.Clone(), nil
 }
 
 func (s *Store) Save(ctx context.Context, reg *actors.Registration, msgs []*registrationv1.Envelope) error {
@@ -68,7 +70,7 @@ func (s *Store) Save(ctx context.Context, reg *actors.Registration, msgs []*regi
 	case reg.Version == 1 && exists, reg.Version > 1 && (!exists || cur.Version != reg.Version-1), reg.Version < 1:
 		return actors.ErrConflict
 	}
-	s.rows[reg.Email] = deepCopy(reg)
+	s.rows[reg.Email] = reg.Clone()
 	for _, m := range msgs {
 		s.outbox = append(s.outbox, &outboxRow{env: proto.Clone(m).(*registrationv1.Envelope)})
 	}
@@ -79,6 +81,39 @@ func (s *Store) Save(ctx context.Context, reg *actors.Registration, msgs []*regi
 		}
 	}
 	return nil
+}
+
+// Version implements actors.Store.
+func (s *Store) Version(ctx context.Context, email string) (int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.injected("load"); err != nil {
+		return 0, err
+	}
+	if r, ok := s.rows[email]; ok {
+		return r.Version, nil
+	}
+	return 0, nil
+}
+
+// ClaimExpired implements actors.ExpiredCodes.
+func (s *Store) ClaimExpired(ctx context.Context, limit int, lease time.Duration) ([]actors.ExpiredCode, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now()
+	var out []actors.ExpiredCode
+	for email, r := range s.rows {
+		if len(out) == limit {
+			break
+		}
+		if r.Status != actors.StatusPending || r.Code.MAC == nil || r.Code.ExpiryNoted || r.Code.ExpiresAt.After(now) ||
+			s.expiryClaims[email].After(now) {
+			continue
+		}
+		s.expiryClaims[email] = now.Add(lease)
+		out = append(out, actors.ExpiredCode{Email: email, Generation: r.Generation})
+	}
+	return out, nil
 }
 
 func (s *Store) injected(op string) error {
@@ -150,5 +185,3 @@ func (s *Store) Pending() []*registrationv1.Envelope {
 	}
 	return out
 }
-
-func deepCopy(r *actors.Registration) *actors.Registration { return r.Clone() }

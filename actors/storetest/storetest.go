@@ -23,6 +23,7 @@ import (
 // the outbox.
 type Subject interface {
 	actors.Store
+	actors.ExpiredCodes
 	Claim(ctx context.Context, limit int, lease time.Duration) ([]*registrationv1.Envelope, error)
 	Delete(ctx context.Context, ids []string) error
 	Release(ctx context.Context, ids []string) error
@@ -244,6 +245,97 @@ func Run(t *testing.T, open func(t *testing.T) Subject) {
 		}
 	})
 
+	t.Run("the version of a row is the saved one, 0 without a row", func(t *testing.T) {
+		s := open(t)
+		v, err := s.Version(ctx, "ver@example.com")
+		require.NoError(t, err)
+		assert.Zero(t, v)
+		r := pending("ver@example.com", base)
+		require.NoError(t, s.Save(ctx, r, nil))
+		next := r.Clone()
+		next.Version = 2
+		require.NoError(t, s.Save(ctx, next, nil))
+		v, err = s.Version(ctx, "ver@example.com")
+		require.NoError(t, err)
+		assert.Equal(t, int64(2), v)
+	})
+
+	t.Run("expired codes without their event are claimed once per lease", func(t *testing.T) {
+		s := open(t)
+		now := time.Now().UTC().Truncate(time.Millisecond)
+		ids := 0
+		unique := func(r *actors.Registration) *actors.Registration {
+			ids++
+			r.ID = fmt.Sprintf("01900000-0000-7000-8000-%012d", ids)
+			return r
+		}
+		expired := func(email string, ago time.Duration, noted bool) *actors.Registration {
+			r := unique(pending(email, now.Add(-ago-time.Minute)))
+			r.Code.ExpiresAt = now.Add(-ago)
+			r.Code.ExpiryNoted = noted
+			require.NoError(t, s.Save(ctx, r, nil))
+			return r
+		}
+		expired("old@example.com", 10*time.Minute, false)
+		expired("new@example.com", time.Second, false)
+		expired("noted@example.com", time.Minute, true)
+		live := unique(pending("live@example.com", now))
+		live.Code.ExpiryNoted = false
+		live.Code.ExpiresAt = now.Add(time.Minute)
+		require.NoError(t, s.Save(ctx, live, nil))
+		act := unique(pending("act@example.com", now.Add(-time.Hour)))
+		act.Status, act.Code, act.ActivatedAt = actors.StatusActive, actors.Code{}, now
+		require.NoError(t, s.Save(ctx, act, nil))
+
+		got, err := s.ClaimExpired(ctx, 10, 300*time.Millisecond)
+		require.NoError(t, err)
+		assert.ElementsMatch(t, []actors.ExpiredCode{
+			{Email: "old@example.com", Generation: 3}, {Email: "new@example.com", Generation: 3},
+		}, got)
+		again, err := s.ClaimExpired(ctx, 10, time.Minute)
+		require.NoError(t, err)
+		assert.Empty(t, again, "claimed rows are hidden for the lease")
+		require.Eventually(t, func() bool {
+			back, err := s.ClaimExpired(ctx, 1, time.Minute)
+			return err == nil && len(back) == 1
+		}, 5*time.Second, 20*time.Millisecond, "after the lease, one at a time")
+	})
+
+	t.Run("concurrent sweepers share the expired codes out", func(t *testing.T) {
+		s := open(t)
+		now := time.Now().UTC().Truncate(time.Millisecond)
+		const n = 30
+		for i := range n {
+			r := pending(fmt.Sprintf("sw%d@example.com", i), now.Add(-2*time.Minute))
+			r.ID = fmt.Sprintf("01900000-0000-7000-8000-%012d", i)
+			r.Code.ExpiresAt, r.Code.ExpiryNoted = now.Add(-time.Minute), false
+			require.NoError(t, s.Save(ctx, r, nil))
+		}
+		var mu sync.Mutex
+		seen := map[string]int{}
+		var wg sync.WaitGroup
+		for range 6 {
+			wg.Go(func() {
+				for {
+					got, err := s.ClaimExpired(ctx, 4, time.Minute)
+					if !assert.NoError(t, err) || len(got) == 0 {
+						return
+					}
+					mu.Lock()
+					for _, c := range got {
+						seen[c.Email]++
+					}
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+		assert.Len(t, seen, n)
+		for email, times := range seen {
+			assert.Equal(t, 1, times, email)
+		}
+	})
+
 	t.Run("emails are distinct keys", func(t *testing.T) {
 		s := open(t)
 		a := pending("a@example.com", base)
@@ -273,9 +365,13 @@ func pending(email string, at time.Time) *actors.Registration {
 		},
 		CodeFailures: []time.Time{at.Add(-2 * time.Hour), at.Add(-time.Hour)},
 		Passwords: actors.PasswordGuard{
-			Strangers: actors.Throttle{Failures: []time.Time{at.Add(-30 * time.Minute), at.Add(-time.Minute)}, Level: 2},
-			Known:     actors.Throttle{Failures: []time.Time{at.Add(-time.Second)}},
-			Sources:   []string{"0011223344556677", "8899aabbccddeeff"},
+			Known: actors.Throttle{Failures: []time.Time{at.Add(-time.Second)}},
+			Strangers: []actors.SourceThrottle{
+				{Source: "1122334455667788", Throttle: actors.Throttle{Failures: []time.Time{at.Add(-30 * time.Minute), at.Add(-time.Minute)}, Level: 2}},
+				{Source: "99aabbccddeeff00", Throttle: actors.Throttle{Failures: []time.Time{at.Add(-time.Minute)}}},
+			},
+			Everyone: actors.Throttle{Failures: []time.Time{at.Add(-30 * time.Minute), at.Add(-time.Minute), at.Add(-time.Minute)}},
+			Sources:  []string{"0011223344556677", "8899aabbccddeeff"},
 		},
 		Issues:    []time.Time{at.Add(-40 * time.Minute), at},
 		CreatedAt: at.Add(-3 * time.Hour),
@@ -303,8 +399,15 @@ func assertSame(t *testing.T, want, got *actors.Registration) {
 		c.CreatedAt, c.UpdatedAt, c.ActivatedAt = c.CreatedAt.UTC(), c.UpdatedAt.UTC(), c.ActivatedAt.UTC()
 		c.Code.IssuedAt, c.Code.ExpiresAt = c.Code.IssuedAt.UTC(), c.Code.ExpiresAt.UTC()
 		c.CodeFailures, c.Issues = utc(c.CodeFailures), utc(c.Issues)
-		c.Passwords.Strangers.Failures = utc(c.Passwords.Strangers.Failures)
+		c.Passwords = c.Passwords.Clone()
 		c.Passwords.Known.Failures = utc(c.Passwords.Known.Failures)
+		c.Passwords.Everyone.Failures = utc(c.Passwords.Everyone.Failures)
+		for i := range c.Passwords.Strangers {
+			c.Passwords.Strangers[i].Failures = utc(c.Passwords.Strangers[i].Failures)
+		}
+		if len(c.Passwords.Strangers) == 0 {
+			c.Passwords.Strangers = nil
+		}
 		if len(c.Passwords.Sources) == 0 {
 			c.Passwords.Sources = nil
 		}

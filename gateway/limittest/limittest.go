@@ -85,14 +85,28 @@ func Run(t *testing.T, open func(t *testing.T, limit int, window time.Duration) 
 		assert.Equal(t, limit, allowed, "allowed in 0.8 of a window across a boundary")
 	})
 
-	t.Run("a request leaves the budget one window after it was allowed", func(t *testing.T) {
-		l := open(t, 1, time.Second)
+	t.Run("a request leaves the budget one window after it was allowed, not before", func(t *testing.T) {
+		const window = time.Second
+		l := open(t, 1, window)
 		ok, _, err := l.Allow(ctx, "10.1.1.1")
 		require.NoError(t, err)
 		require.True(t, ok)
-		require.Eventually(t, func() bool {
-			ok, _, err := l.Allow(ctx, "10.1.1.1")
-			return err == nil && ok
-		}, 5*time.Second, 50*time.Millisecond)
+		allowedBy := time.Now() // the server counted it before this
+		var reopened time.Time
+		for reopened.IsZero() {
+			sent := time.Now()
+			ok, wait, err := l.Allow(ctx, "10.1.1.1")
+			require.NoError(t, err)
+			if ok {
+				reopened = sent // the server counted it after this
+				break
+			}
+			require.Positive(t, wait)
+			require.LessOrEqual(t, wait, window)
+			require.Less(t, time.Since(allowedBy), 5*window, "the budget must come back")
+			time.Sleep(20 * time.Millisecond)
+		}
+		// Clocks of client and server differ by the round trips only.
+		assert.Greater(t, reopened.Sub(allowedBy), window-100*time.Millisecond, "not before the window")
 	})
 }

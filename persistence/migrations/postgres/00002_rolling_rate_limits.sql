@@ -25,13 +25,15 @@ DECLARE
     now_  TIMESTAMPTZ;
     live  TIMESTAMPTZ[];
 BEGIN
-    INSERT INTO rate_limits (key, hits, expires_at) VALUES (p_key, '{}', '-infinity')
-        ON CONFLICT (key) DO NOTHING;
-    PERFORM 1 FROM rate_limits WHERE key = p_key FOR UPDATE;
+    -- One statement inserts or locks the row: a prune between two
+    -- statements cannot make the hit go unrecorded.
+    INSERT INTO rate_limits AS r (key, hits, expires_at) VALUES (p_key, '{}', '-infinity')
+        ON CONFLICT (key) DO UPDATE SET key = r.key
+        RETURNING r.hits INTO live;
     now_ := clock_timestamp(); -- read under the lock: hits stay in order
     SELECT coalesce(array_agg(h ORDER BY h), '{}') INTO live
-        FROM rate_limits, unnest(hits) AS h
-        WHERE key = p_key AND h > now_ - p_window;
+        FROM unnest(live) AS h
+        WHERE h > now_ - p_window;
     allowed := cardinality(live) < p_limit;
     IF allowed THEN
         live := live || now_;

@@ -95,6 +95,10 @@ const (
 	Reason_REASON_RATE_LIMITED        Reason = 8
 	Reason_REASON_OVERLOADED          Reason = 9
 	Reason_REASON_UNAVAILABLE         Reason = 10
+	// The shard that received the command does not own the email (any more):
+	// nothing was done; the caller looks the owner up again and retries.
+	// Never reaches a client.
+	Reason_REASON_MOVED Reason = 11
 )
 
 // Enum value maps for Reason.
@@ -111,6 +115,7 @@ var (
 		8:  "REASON_RATE_LIMITED",
 		9:  "REASON_OVERLOADED",
 		10: "REASON_UNAVAILABLE",
+		11: "REASON_MOVED",
 	}
 	Reason_value = map[string]int32{
 		"REASON_UNSPECIFIED":         0,
@@ -124,6 +129,7 @@ var (
 		"REASON_RATE_LIMITED":        8,
 		"REASON_OVERLOADED":          9,
 		"REASON_UNAVAILABLE":         10,
+		"REASON_MOVED":               11,
 	}
 )
 
@@ -431,6 +437,69 @@ func (x *GetAccount) GetBudget() *durationpb.Duration {
 	return nil
 }
 
+// ExpireCode asks the email's actor to note the expiry of the code of this
+// generation, when the actor's own timer may have died with its member (the
+// expiry sweep sends it). A stale generation changes nothing.
+type ExpireCode struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Email         string                 `protobuf:"bytes,1,opt,name=email,proto3" json:"email,omitempty"`
+	Generation    int64                  `protobuf:"varint,2,opt,name=generation,proto3" json:"generation,omitempty"`
+	Budget        *durationpb.Duration   `protobuf:"bytes,14,opt,name=budget,proto3" json:"budget,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExpireCode) Reset() {
+	*x = ExpireCode{}
+	mi := &file_registration_v1_actor_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExpireCode) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExpireCode) ProtoMessage() {}
+
+func (x *ExpireCode) ProtoReflect() protoreflect.Message {
+	mi := &file_registration_v1_actor_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExpireCode.ProtoReflect.Descriptor instead.
+func (*ExpireCode) Descriptor() ([]byte, []int) {
+	return file_registration_v1_actor_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *ExpireCode) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+func (x *ExpireCode) GetGeneration() int64 {
+	if x != nil {
+		return x.Generation
+	}
+	return 0
+}
+
+func (x *ExpireCode) GetBudget() *durationpb.Duration {
+	if x != nil {
+		return x.Budget
+	}
+	return nil
+}
+
 // Account is the caller's view of a registration. It never carries the
 // password hash or the code.
 type Account struct {
@@ -448,7 +517,7 @@ type Account struct {
 
 func (x *Account) Reset() {
 	*x = Account{}
-	mi := &file_registration_v1_actor_proto_msgTypes[4]
+	mi := &file_registration_v1_actor_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -460,7 +529,7 @@ func (x *Account) String() string {
 func (*Account) ProtoMessage() {}
 
 func (x *Account) ProtoReflect() protoreflect.Message {
-	mi := &file_registration_v1_actor_proto_msgTypes[4]
+	mi := &file_registration_v1_actor_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -473,7 +542,7 @@ func (x *Account) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Account.ProtoReflect.Descriptor instead.
 func (*Account) Descriptor() ([]byte, []int) {
-	return file_registration_v1_actor_proto_rawDescGZIP(), []int{4}
+	return file_registration_v1_actor_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Account) GetId() string {
@@ -538,7 +607,7 @@ type Rejection struct {
 
 func (x *Rejection) Reset() {
 	*x = Rejection{}
-	mi := &file_registration_v1_actor_proto_msgTypes[5]
+	mi := &file_registration_v1_actor_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -550,7 +619,7 @@ func (x *Rejection) String() string {
 func (*Rejection) ProtoMessage() {}
 
 func (x *Rejection) ProtoReflect() protoreflect.Message {
-	mi := &file_registration_v1_actor_proto_msgTypes[5]
+	mi := &file_registration_v1_actor_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -563,7 +632,7 @@ func (x *Rejection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Rejection.ProtoReflect.Descriptor instead.
 func (*Rejection) Descriptor() ([]byte, []int) {
-	return file_registration_v1_actor_proto_rawDescGZIP(), []int{5}
+	return file_registration_v1_actor_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Rejection) GetReason() Reason {
@@ -601,7 +670,7 @@ type Reply struct {
 
 func (x *Reply) Reset() {
 	*x = Reply{}
-	mi := &file_registration_v1_actor_proto_msgTypes[6]
+	mi := &file_registration_v1_actor_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -613,7 +682,7 @@ func (x *Reply) String() string {
 func (*Reply) ProtoMessage() {}
 
 func (x *Reply) ProtoReflect() protoreflect.Message {
-	mi := &file_registration_v1_actor_proto_msgTypes[6]
+	mi := &file_registration_v1_actor_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -626,7 +695,7 @@ func (x *Reply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Reply.ProtoReflect.Descriptor instead.
 func (*Reply) Descriptor() ([]byte, []int) {
-	return file_registration_v1_actor_proto_rawDescGZIP(), []int{6}
+	return file_registration_v1_actor_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Reply) GetResult() isReply_Result {
@@ -674,29 +743,36 @@ var File_registration_v1_actor_proto protoreflect.FileDescriptor
 
 const file_registration_v1_actor_proto_rawDesc = "" +
 	"\n" +
-	"\x1bregistration/v1/actor.proto\x12\x0fregistration.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"~\n" +
+	"\x1bregistration/v1/actor.proto\x12\x0fregistration.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x88\x01\n" +
 	"\bRegister\x12\x14\n" +
 	"\x05email\x18\x01 \x01(\tR\x05email\x12#\n" +
 	"\rpassword_hash\x18\x02 \x01(\tR\fpasswordHash\x121\n" +
-	"\x06budget\x18\x0e \x01(\v2\x19.google.protobuf.DurationR\x06budgetJ\x04\b\x0f\x10\x10\"\xa1\x01\n" +
+	"\x06budget\x18\x0e \x01(\v2\x19.google.protobuf.DurationR\x06budgetJ\x04\b\x0f\x10\x10R\bdeadline\"\xab\x01\n" +
 	"\bActivate\x12\x14\n" +
 	"\x05email\x18\x01 \x01(\tR\x05email\x12\x1a\n" +
 	"\bpassword\x18\x02 \x01(\tR\bpassword\x12\x12\n" +
 	"\x04code\x18\x03 \x01(\tR\x04code\x12\x16\n" +
 	"\x06source\x18\x04 \x01(\tR\x06source\x121\n" +
-	"\x06budget\x18\x0e \x01(\v2\x19.google.protobuf.DurationR\x06budgetJ\x04\b\x0f\x10\x10\"\x8f\x01\n" +
+	"\x06budget\x18\x0e \x01(\v2\x19.google.protobuf.DurationR\x06budgetJ\x04\b\x0f\x10\x10R\bdeadline\"\x99\x01\n" +
 	"\n" +
 	"ResendCode\x12\x14\n" +
 	"\x05email\x18\x01 \x01(\tR\x05email\x12\x1a\n" +
 	"\bpassword\x18\x02 \x01(\tR\bpassword\x12\x16\n" +
 	"\x06source\x18\x04 \x01(\tR\x06source\x121\n" +
-	"\x06budget\x18\x0e \x01(\v2\x19.google.protobuf.DurationR\x06budgetJ\x04\b\x0f\x10\x10\"\x8f\x01\n" +
+	"\x06budget\x18\x0e \x01(\v2\x19.google.protobuf.DurationR\x06budgetJ\x04\b\x0f\x10\x10R\bdeadline\"\x99\x01\n" +
 	"\n" +
 	"GetAccount\x12\x14\n" +
 	"\x05email\x18\x01 \x01(\tR\x05email\x12\x1a\n" +
 	"\bpassword\x18\x02 \x01(\tR\bpassword\x12\x16\n" +
 	"\x06source\x18\x04 \x01(\tR\x06source\x121\n" +
-	"\x06budget\x18\x0e \x01(\v2\x19.google.protobuf.DurationR\x06budgetJ\x04\b\x0f\x10\x10\"\xf1\x02\n" +
+	"\x06budget\x18\x0e \x01(\v2\x19.google.protobuf.DurationR\x06budgetJ\x04\b\x0f\x10\x10R\bdeadline\"u\n" +
+	"\n" +
+	"ExpireCode\x12\x14\n" +
+	"\x05email\x18\x01 \x01(\tR\x05email\x12\x1e\n" +
+	"\n" +
+	"generation\x18\x02 \x01(\x03R\n" +
+	"generation\x121\n" +
+	"\x06budget\x18\x0e \x01(\v2\x19.google.protobuf.DurationR\x06budget\"\xf1\x02\n" +
 	"\aAccount\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
 	"\x05email\x18\x02 \x01(\tR\x05email\x126\n" +
@@ -718,7 +794,7 @@ const file_registration_v1_actor_proto_rawDesc = "" +
 	"\rAccountStatus\x12\x1e\n" +
 	"\x1aACCOUNT_STATUS_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16ACCOUNT_STATUS_PENDING\x10\x01\x12\x19\n" +
-	"\x15ACCOUNT_STATUS_ACTIVE\x10\x02*\xab\x02\n" +
+	"\x15ACCOUNT_STATUS_ACTIVE\x10\x02*\xbd\x02\n" +
 	"\x06Reason\x12\x16\n" +
 	"\x12REASON_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12REASON_EMAIL_TAKEN\x10\x01\x12\x1e\n" +
@@ -731,7 +807,8 @@ const file_registration_v1_actor_proto_rawDesc = "" +
 	"\x13REASON_RATE_LIMITED\x10\b\x12\x15\n" +
 	"\x11REASON_OVERLOADED\x10\t\x12\x16\n" +
 	"\x12REASON_UNAVAILABLE\x10\n" +
-	"BAZ?github.com/acme/registrar/protos/registration/v1;registrationv1b\x06proto3"
+	"\x12\x10\n" +
+	"\fREASON_MOVED\x10\vBAZ?github.com/acme/registrar/protos/registration/v1;registrationv1b\x06proto3"
 
 var (
 	file_registration_v1_actor_proto_rawDescOnce sync.Once
@@ -746,7 +823,7 @@ func file_registration_v1_actor_proto_rawDescGZIP() []byte {
 }
 
 var file_registration_v1_actor_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_registration_v1_actor_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_registration_v1_actor_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_registration_v1_actor_proto_goTypes = []any{
 	(AccountStatus)(0),            // 0: registration.v1.AccountStatus
 	(Reason)(0),                   // 1: registration.v1.Reason
@@ -754,31 +831,33 @@ var file_registration_v1_actor_proto_goTypes = []any{
 	(*Activate)(nil),              // 3: registration.v1.Activate
 	(*ResendCode)(nil),            // 4: registration.v1.ResendCode
 	(*GetAccount)(nil),            // 5: registration.v1.GetAccount
-	(*Account)(nil),               // 6: registration.v1.Account
-	(*Rejection)(nil),             // 7: registration.v1.Rejection
-	(*Reply)(nil),                 // 8: registration.v1.Reply
-	(*durationpb.Duration)(nil),   // 9: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil), // 10: google.protobuf.Timestamp
+	(*ExpireCode)(nil),            // 6: registration.v1.ExpireCode
+	(*Account)(nil),               // 7: registration.v1.Account
+	(*Rejection)(nil),             // 8: registration.v1.Rejection
+	(*Reply)(nil),                 // 9: registration.v1.Reply
+	(*durationpb.Duration)(nil),   // 10: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil), // 11: google.protobuf.Timestamp
 }
 var file_registration_v1_actor_proto_depIdxs = []int32{
-	9,  // 0: registration.v1.Register.budget:type_name -> google.protobuf.Duration
-	9,  // 1: registration.v1.Activate.budget:type_name -> google.protobuf.Duration
-	9,  // 2: registration.v1.ResendCode.budget:type_name -> google.protobuf.Duration
-	9,  // 3: registration.v1.GetAccount.budget:type_name -> google.protobuf.Duration
-	0,  // 4: registration.v1.Account.status:type_name -> registration.v1.AccountStatus
-	10, // 5: registration.v1.Account.created_at:type_name -> google.protobuf.Timestamp
-	10, // 6: registration.v1.Account.activated_at:type_name -> google.protobuf.Timestamp
-	10, // 7: registration.v1.Account.code_expires_at:type_name -> google.protobuf.Timestamp
-	10, // 8: registration.v1.Account.resend_available_at:type_name -> google.protobuf.Timestamp
-	1,  // 9: registration.v1.Rejection.reason:type_name -> registration.v1.Reason
-	9,  // 10: registration.v1.Rejection.retry_after:type_name -> google.protobuf.Duration
-	6,  // 11: registration.v1.Reply.account:type_name -> registration.v1.Account
-	7,  // 12: registration.v1.Reply.rejection:type_name -> registration.v1.Rejection
-	13, // [13:13] is the sub-list for method output_type
-	13, // [13:13] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	10, // 0: registration.v1.Register.budget:type_name -> google.protobuf.Duration
+	10, // 1: registration.v1.Activate.budget:type_name -> google.protobuf.Duration
+	10, // 2: registration.v1.ResendCode.budget:type_name -> google.protobuf.Duration
+	10, // 3: registration.v1.GetAccount.budget:type_name -> google.protobuf.Duration
+	10, // 4: registration.v1.ExpireCode.budget:type_name -> google.protobuf.Duration
+	0,  // 5: registration.v1.Account.status:type_name -> registration.v1.AccountStatus
+	11, // 6: registration.v1.Account.created_at:type_name -> google.protobuf.Timestamp
+	11, // 7: registration.v1.Account.activated_at:type_name -> google.protobuf.Timestamp
+	11, // 8: registration.v1.Account.code_expires_at:type_name -> google.protobuf.Timestamp
+	11, // 9: registration.v1.Account.resend_available_at:type_name -> google.protobuf.Timestamp
+	1,  // 10: registration.v1.Rejection.reason:type_name -> registration.v1.Reason
+	10, // 11: registration.v1.Rejection.retry_after:type_name -> google.protobuf.Duration
+	7,  // 12: registration.v1.Reply.account:type_name -> registration.v1.Account
+	8,  // 13: registration.v1.Reply.rejection:type_name -> registration.v1.Rejection
+	14, // [14:14] is the sub-list for method output_type
+	14, // [14:14] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_registration_v1_actor_proto_init() }
@@ -786,7 +865,7 @@ func file_registration_v1_actor_proto_init() {
 	if File_registration_v1_actor_proto != nil {
 		return
 	}
-	file_registration_v1_actor_proto_msgTypes[6].OneofWrappers = []any{
+	file_registration_v1_actor_proto_msgTypes[7].OneofWrappers = []any{
 		(*Reply_Account)(nil),
 		(*Reply_Rejection)(nil),
 	}
@@ -796,7 +875,7 @@ func file_registration_v1_actor_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_registration_v1_actor_proto_rawDesc), len(file_registration_v1_actor_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   7,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

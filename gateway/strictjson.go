@@ -5,65 +5,22 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"maps"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/danielgtaylor/huma/v2"
-	"github.com/gofiber/fiber/v2"
 )
 
-// Request bodies are never decoded and are read strictly: the contract
-// matches object keys exactly, refuses duplicated keys and invalid UTF-8, and
-// encoding/json (which huma decodes with) does none of that: it matches keys
+// Request bodies are read strictly: the contract matches object keys
+// exactly, refuses duplicated keys and invalid UTF-8, and encoding/json
+// (which huma decodes with) does none of that: it matches keys
 // case-insensitively, lets the last duplicate win and replaces invalid UTF-8
 // with U+FFFD, so a password could be stored as something its owner never
 // typed.
-
-// guardEncoding refuses, on every route, a request whose Content-Encoding
-// names any coding but identity, on any of its header lines, and then
-// removes the header: fiber's Ctx.Body(), which huma reads the body with,
-// follows the last line and inflates the body fully in memory, before any
-// size limit applies.
-func (s *Server) guardEncoding(c *fiber.Ctx) error {
-	identity := true
-	for key, value := range c.Request().Header.All() {
-		if strings.EqualFold(string(key), fiber.HeaderContentEncoding) && !identityOnly(string(value)) {
-			identity = false
-			break
-		}
-	}
-	if !identity {
-		return s.sendProblem(c, unsupportedMediaType("Content-Encoding is not supported; send the body uncompressed."))
-	}
-	c.Request().Header.Del(fiber.HeaderContentEncoding) // every line of it
-	return c.Next()
-}
-
-// identityOnly reports whether a Content-Encoding value lists no coding
-// but identity (an empty value lists none).
-func identityOnly(value string) bool {
-	for coding := range strings.SplitSeq(value, ",") {
-		if c := strings.TrimSpace(coding); c != "" && !strings.EqualFold(c, "identity") {
-			return false
-		}
-	}
-	return true
-}
-
-// guardMediaType refuses a /v1 body that is not declared as JSON.
-func (s *Server) guardMediaType(c *fiber.Ctx) error {
-	if len(c.Request().Body()) > 0 && !isJSON(c.Get(fiber.HeaderContentType)) {
-		return s.sendProblem(c, unsupportedMediaType("Send the body as application/json."))
-	}
-	return c.Next()
-}
-
-func isJSON(contentType string) bool {
-	mediaType, _, _ := strings.Cut(contentType, ";")
-	return strings.EqualFold(strings.TrimSpace(mediaType), "application/json")
-}
 
 // strictBody is the huma middleware of an operation whose body is a JSON
 // object with the properties of T's Body field: it refuses what
@@ -92,17 +49,25 @@ func bodyKeys(t reflect.Type) map[string]bool {
 	if !ok || body.Type.Kind() != reflect.Struct {
 		panic("gateway: strictBody needs an input type with a Body struct") // a wiring bug, found at start
 	}
+	return jsonKeys(body.Type)
+}
+
+// jsonKeys returns the JSON names of the fields of a struct whose fields all
+// carry a json tag.
+func jsonKeys(t reflect.Type) map[string]bool {
 	keys := map[string]bool{}
-	for i := range body.Type.NumField() {
-		name, _, _ := strings.Cut(body.Type.Field(i).Tag.Get("json"), ",")
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		if name == "" || name == "-" {
+			panic("gateway: every body field needs a json name: " + t.Field(i).Name) // a wiring bug, found at start
+		}
 		keys[name] = true
 	}
 	return keys
 }
 
-// checkBody returns the problem of a body, or nil when huma may decode it.
-// Bodies that are not JSON at all are left to huma (400 as well); an empty
-// body too (huma's own answer).
+// checkBody returns the problem of a body, or nil when it may be decoded.
+// An empty body is left to the caller (huma answers it as malformed).
 func checkBody(body []byte, keys map[string]bool) *Problem {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil
@@ -117,10 +82,10 @@ func checkBody(body []byte, keys map[string]bool) *Problem {
 	}
 	var top map[string]json.RawMessage
 	if json.Unmarshal(body, &top) != nil {
-		return nil // not an object: huma says so with the schema's words
+		return nil // not an object: the schema's check says so
 	}
 	var errs []FieldError
-	for k := range top {
+	for _, k := range slices.Sorted(maps.Keys(top)) {
 		if !keys[k] {
 			errs = append(errs, FieldError{Location: keyLocation(k), Message: "unexpected property (keys match exactly, case included)"})
 		}
@@ -128,9 +93,7 @@ func checkBody(body []byte, keys map[string]bool) *Problem {
 	if len(errs) == 0 {
 		return nil
 	}
-	p := newProblem(422, "invalid_request", "The request is not valid.")
-	p.Errors = errs
-	return p
+	return invalidRequest(errs...)
 }
 
 func malformed(detail string) *Problem { return newProblem(400, "malformed_request", detail) }
@@ -246,7 +209,7 @@ func validEscapes(body []byte) bool {
 
 // hex4 reads the four hex digits at body[i:].
 func hex4(body []byte, i int) (rune, bool) {
-	if i < 0 || i+4 > len(body) {
+	if i+4 > len(body) {
 		return 0, false
 	}
 	var r rune

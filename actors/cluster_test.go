@@ -1,0 +1,238 @@
+//go:build !race
+
+// Several cluster members in one process cannot run under the race
+// detector: every member's remote.Start writes gRPC's process-wide logger
+// (grpclog.SetLoggerV2) while the other members' gRPC servers read it, a
+// race in protoactor-go that needs more than one member per process (one
+// member per process in production starts its remote before any gRPC
+// traffic). make test runs these without -race; e2e/ runs real processes.
+
+package actors_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/asynkron/protoactor-go/cluster/clusterproviders/test"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/acme/registrar/actors"
+	"github.com/acme/registrar/actors/actorstest"
+	registrationv1 "github.com/acme/registrar/protos/registration/v1"
+)
+
+// fleet is several registries that form one cluster in this process (the
+// in-memory test provider, remotes on loopback), on one store.
+type fleet struct {
+	store   *actorstest.Store
+	members []*actors.Registry
+	agent   *test.InMemAgent
+	cfg     actors.Config
+}
+
+func newFleet(t *testing.T, n int) *fleet {
+	t.Helper()
+	rules, err := actors.NewRules(actors.DefaultPolicy(), []byte("0123456789abcdef0123456789abcdef"))
+	require.NoError(t, err)
+	f := &fleet{store: actorstest.NewStore(), agent: test.NewInMemAgent()}
+	f.cfg = actors.Config{
+		Rules: rules, Store: f.store, Expired: f.store, Passwords: &actorstest.Passwords{},
+		DummyHash: actorstest.Hash("dummy"), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Shards: 16, RequestTimeout: 5 * time.Second,
+	}
+	for range n {
+		f.add(t)
+	}
+	f.settle(t)
+	return f
+}
+
+// add starts one more member.
+func (f *fleet) add(t *testing.T) *actors.Registry {
+	t.Helper()
+	cfg := f.cfg
+	cfg.Cluster = &actors.ClusterConfig{Name: "fleet", Host: "127.0.0.1", Port: 0, Provider: test.NewTestProvider(f.agent)}
+	r, err := actors.NewRegistry(cfg)
+	require.NoError(t, err)
+	f.members = append(f.members, r)
+	t.Cleanup(func() { _ = r.Close(context.Background()) })
+	return r
+}
+
+// settle waits until every live member sees them all.
+func (f *fleet) settle(t *testing.T) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		for _, m := range f.members {
+			if m.Stats().Members != int64(len(f.members)) {
+				return false
+			}
+		}
+		return true
+	}, 10*time.Second, 10*time.Millisecond, "the members see each other")
+}
+
+func (f *fleet) actors() int64 {
+	var n int64
+	for _, m := range f.members {
+		n += m.Stats().Actors
+	}
+	return n
+}
+
+func TestClusterOneActorPerEmailAcrossTheFleet(t *testing.T) {
+	t.Parallel()
+	f := newFleet(t, 3)
+	const emails, pw = 60, "correct horse battery"
+	for i := range emails {
+		_, err := f.members[i%3].Register(ctx, fmt.Sprintf("c%d@example.com", i), actorstest.Hash(pw))
+		require.NoError(t, err)
+	}
+	for i := range emails {
+		for _, m := range f.members {
+			acc, err := m.Describe(ctx, actors.Credentials{Email: fmt.Sprintf("c%d@example.com", i), Password: pw})
+			require.NoError(t, err)
+			require.Equal(t, actors.StatusPending, acc.Status)
+		}
+	}
+	assert.Equal(t, int64(emails), f.actors(), "one actor per email, in all")
+	for i, m := range f.members {
+		assert.Positive(t, m.Stats().Actors, "member %d holds some of them", i)
+	}
+}
+
+func TestClusterRacesThroughEveryMember(t *testing.T) {
+	t.Parallel()
+	f := newFleet(t, 3)
+
+	t.Run("30 activations of one email: one 200, 29 already active", func(t *testing.T) {
+		const email, pw = "race@example.com", "correct horse battery"
+		_, err := f.members[0].Register(ctx, email, actorstest.Hash(pw))
+		require.NoError(t, err)
+		code := lastCode(t, f.store, email)
+		var ok, active atomic.Int64
+		var wg sync.WaitGroup
+		for i := range 30 {
+			wg.Go(func() {
+				_, err := f.members[i%3].Activate(ctx, actors.Credentials{Email: email, Password: pw}, code)
+				switch {
+				case err == nil:
+					ok.Add(1)
+				case errors.Is(err, actors.ErrAlreadyActive):
+					active.Add(1)
+				default:
+					t.Errorf("activation %d: %v", i, err)
+				}
+			})
+		}
+		wg.Wait()
+		assert.Equal(t, int64(1), ok.Load())
+		assert.Equal(t, int64(29), active.Load())
+	})
+
+	t.Run("20 wrong passwords spread over the members: no 503, the throttle counts them all", func(t *testing.T) {
+		const email = "wrong@example.com"
+		_, err := f.members[1].Register(ctx, email, actorstest.Hash("correct horse battery"))
+		require.NoError(t, err)
+		var refused, throttled atomic.Int64
+		var wg sync.WaitGroup
+		for i := range 20 {
+			wg.Go(func() {
+				_, err := f.members[i%3].Describe(ctx, actors.Credentials{Email: email, Password: fmt.Sprintf("wrong %d", i)})
+				switch {
+				case errors.Is(err, actors.ErrInvalidCredentials):
+					refused.Add(1)
+				case errors.Is(err, actors.ErrTooManyAttempts):
+					throttled.Add(1)
+				default:
+					t.Errorf("wrong password %d: %v", i, err)
+				}
+			})
+		}
+		wg.Wait()
+		assert.Equal(t, int64(10), refused.Load(), "checked until the throttle engaged")
+		assert.Equal(t, int64(10), throttled.Load())
+	})
+
+	t.Run("50 registrations of one email through every member: one code", func(t *testing.T) {
+		const email = "reg@example.com"
+		var won atomic.Int64
+		var wg sync.WaitGroup
+		for i := range 50 {
+			wg.Go(func() {
+				_, err := f.members[i%3].Register(ctx, email, actorstest.Hash("pw"))
+				if err == nil {
+					won.Add(1)
+				} else if !errors.Is(err, actors.ErrRateLimited) {
+					t.Errorf("registration %d: %v", i, err)
+				}
+			})
+		}
+		wg.Wait()
+		assert.Equal(t, int64(1), won.Load())
+		assert.Len(t, mailsTo(t, f.store, email), 1)
+	})
+	assert.Zero(t, totalConflicts(f), "one owner: no version conflict at all")
+}
+
+func totalConflicts(f *fleet) int64 {
+	var n int64
+	for _, m := range f.members {
+		n += m.Stats().Conflicts
+	}
+	return n
+}
+
+func TestClusterMemberLeavingHandsItsEmailsOver(t *testing.T) {
+	t.Parallel()
+	f := newFleet(t, 3)
+	const emails, pw = 30, "correct horse battery"
+	for i := range emails {
+		_, err := f.members[0].Register(ctx, fmt.Sprintf("h%d@example.com", i), actorstest.Hash(pw))
+		require.NoError(t, err)
+	}
+	leaving := f.members[2]
+	require.Positive(t, leaving.Stats().Actors)
+	require.NoError(t, leaving.Close(ctx))
+	f.members = f.members[:2]
+	f.settle(t)
+	for i := range emails {
+		acc, err := f.members[i%2].Describe(ctx, actors.Credentials{Email: fmt.Sprintf("h%d@example.com", i), Password: pw})
+		require.NoError(t, err, "email %d after the member left", i)
+		assert.Equal(t, actors.StatusPending, acc.Status)
+	}
+	assert.Equal(t, int64(emails), f.actors())
+}
+
+// mailsTo returns the codes emailed to addr, oldest first.
+func mailsTo(t *testing.T, s *actorstest.Store, addr string) []string {
+	t.Helper()
+	var out []string
+	for _, env := range s.Pending() {
+		if env.GetTopic() != actors.MailTopic {
+			continue
+		}
+		var m registrationv1.VerificationEmail
+		require.NoError(t, proto.Unmarshal(env.GetPayload(), &m))
+		if m.GetTo() == addr {
+			out = append(out, m.GetCode())
+		}
+	}
+	return out
+}
+
+func lastCode(t *testing.T, s *actorstest.Store, addr string) string {
+	t.Helper()
+	codes := mailsTo(t, s, addr)
+	require.NotEmpty(t, codes, "no email to %s", addr)
+	return codes[len(codes)-1]
+}
