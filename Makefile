@@ -23,6 +23,9 @@ test:
 	$(GO) vet ./...
 	$(SERVICES) up || [ "$$CI" != true ] || { echo "make test: services are required under CI=true" >&2; exit 1; }
 	eval "$$($(SERVICES) env)" && CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 20m ./...
+	# Several cluster members in one process race in protoactor's remote
+	# (actors/cluster_test.go): those tests run without the race detector.
+	$(GO) test -count=1 -timeout 5m -run Cluster ./actors/
 
 ## lint: go vet, staticcheck, gofmt
 lint:

@@ -17,18 +17,31 @@ import (
 func TestComposeFile(t *testing.T) {
 	project := loadCompose(t, []string{"CODE_HMAC_KEY=" + "ab12ab12ab12ab12ab12ab12ab12ab12ab12ab12ab12ab12ab12ab12ab12ab12"})
 
-	for _, name := range []string{"postgres", "kafka", "mailpit", "registrar", "mailer"} {
+	for _, name := range []string{"postgres", "kafka", "mailpit", "registrar-1", "registrar-2", "registrar-3", "mailer"} {
 		svc, err := project.GetService(name)
 		require.NoError(t, err, "service %s", name)
 		require.NotNil(t, svc.HealthCheck, "%s has a health check", name)
 		assert.NotEmpty(t, svc.HealthCheck.Test, name)
 	}
 
-	registrar, _ := project.GetService("registrar")
-	assert.Equal(t, types.ServiceConditionHealthy, registrar.DependsOn["postgres"].Condition)
-	assert.Equal(t, types.ServiceConditionHealthy, registrar.DependsOn["kafka"].Condition)
-	assert.Equal(t, "kafka:9092", *registrar.Environment["KAFKA_BROKERS"])
-	assert.Regexp(t, `^postgres://`, *registrar.Environment["DATABASE_URL"])
+	registrar, _ := project.GetService("registrar-1")
+	addrs := map[string]bool{}
+	for _, name := range []string{"registrar-1", "registrar-2", "registrar-3"} {
+		r, _ := project.GetService(name)
+		assert.Equal(t, types.ServiceConditionHealthy, r.DependsOn["postgres"].Condition, name)
+		assert.Equal(t, types.ServiceConditionHealthy, r.DependsOn["kafka"].Condition, name)
+		assert.Equal(t, "kafka:9092", *r.Environment["KAFKA_BROKERS"], name)
+		assert.Regexp(t, `^postgres://`, *r.Environment["DATABASE_URL"], name)
+		assert.Equal(t, "automanaged", *r.Environment["CLUSTER_PROVIDER"], name)
+		assert.Equal(t, "6330", *r.Environment["CLUSTER_DISCOVERY_PORT"], name)
+		peers := *r.Environment["CLUSTER_PEERS"]
+		assert.Contains(t, peers, name+":6330", "%s is among its own peers", name)
+		assert.Equal(t, name+":4000", *r.Environment["CLUSTER_ADDR"], "%s advertises its own address", name)
+		addrs[*r.Environment["CLUSTER_ADDR"]] = true
+		require.NotNil(t, r.Build, name)
+		assert.Equal(t, "registrar", r.Build.Target, name)
+	}
+	assert.Len(t, addrs, 3, "one cluster address each")
 
 	mailer, _ := project.GetService("mailer")
 	for _, dep := range []string{"postgres", "kafka", "mailpit"} {

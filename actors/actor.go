@@ -275,6 +275,7 @@ func (a *registrationActor) decide(ctx context.Context, rule func(cur *Registrat
 			return unavailable()
 		}
 		a.reg = d.Next
+		a.deps.stats.committed(d.Events)
 		a.arm()
 		return a.reply(d.Decision)
 	}
@@ -366,6 +367,7 @@ func (a *registrationActor) expire(ctx context.Context, generation int64) {
 			return
 		}
 		a.reg = d.Next
+		a.deps.stats.committed(d.Events)
 		return
 	}
 }

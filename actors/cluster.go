@@ -43,6 +43,11 @@ func joinCluster(system *actor.ActorSystem, cfg ClusterConfig, d *deps, logger *
 	if err := startMember(c); err != nil {
 		return nil, nil, err
 	}
+	probe, err := startMembershipProbe(c, p)
+	if err != nil {
+		return nil, nil, fmt.Errorf("actors: membership probe: %w", err)
+	}
+	p.probe = probe
 	logger.Info("joined the cluster", "cluster", cfg.Name, "address", system.Address(), "member_id", system.ID)
 	return c, p, nil
 }
@@ -61,7 +66,8 @@ func startMember(c *cluster.Cluster) (err error) {
 
 // leaveCluster leaves gracefully (the provider deregisters this member, its
 // shards stop and their actors with them), within ctx.
-func leaveCluster(ctx context.Context, c *cluster.Cluster) error {
+func leaveCluster(ctx context.Context, c *cluster.Cluster, p *clusterPlacement) error {
+	p.probe.stop()
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

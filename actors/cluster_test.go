@@ -39,7 +39,7 @@ type fleet struct {
 	cfg     actors.Config
 }
 
-func newFleet(t *testing.T, n int) *fleet {
+func newFleet(t testing.TB, n int) *fleet {
 	t.Helper()
 	rules, err := actors.NewRules(actors.DefaultPolicy(), []byte("0123456789abcdef0123456789abcdef"))
 	require.NoError(t, err)
@@ -57,7 +57,7 @@ func newFleet(t *testing.T, n int) *fleet {
 }
 
 // add starts one more member.
-func (f *fleet) add(t *testing.T) *actors.Registry {
+func (f *fleet) add(t testing.TB) *actors.Registry {
 	t.Helper()
 	cfg := f.cfg
 	cfg.Cluster = &actors.ClusterConfig{Name: "fleet", Host: "127.0.0.1", Port: 0, Provider: test.NewTestProvider(f.agent)}
@@ -69,7 +69,7 @@ func (f *fleet) add(t *testing.T) *actors.Registry {
 }
 
 // settle waits until every live member sees them all.
-func (f *fleet) settle(t *testing.T) {
+func (f *fleet) settle(t testing.TB) {
 	t.Helper()
 	require.Eventually(t, func() bool {
 		for _, m := range f.members {
@@ -235,4 +235,38 @@ func lastCode(t *testing.T, s *actorstest.Store, addr string) string {
 	codes := mailsTo(t, s, addr)
 	require.NotEmpty(t, codes, "no email to %s", addr)
 	return codes[len(codes)-1]
+}
+
+// BenchmarkClusterCommand is one authenticated read (GET /me's command,
+// with an in-memory store and a free password check) answered by an
+// email's actor on this member ("local") or on another member over the
+// remote on loopback ("remote"): the price of the hop.
+func BenchmarkClusterCommand(b *testing.B) {
+	f := newFleet(b, 2)
+	const pw = "pw"
+	// An email owned by member 0.
+	var email string
+	for i := 0; email == ""; i++ {
+		e := fmt.Sprintf("bench%d@example.com", i)
+		before := f.members[0].Stats().Actors
+		if _, err := f.members[1].Register(ctx, e, actorstest.Hash(pw)); err != nil {
+			b.Fatal(err)
+		}
+		if f.members[0].Stats().Actors > before {
+			email = e
+		}
+	}
+	for _, bc := range []struct {
+		name string
+		via  *actors.Registry
+	}{{"local", f.members[0]}, {"remote", f.members[1]}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := bc.via.Describe(ctx, actors.Credentials{Email: email, Password: pw}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

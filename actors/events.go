@@ -93,3 +93,25 @@ func (Activated) event()   {}
 func (CodeExpired) event() {}
 func (CodeBurned) event()  {}
 func (Throttled) event()   {}
+
+// eventTypes are the names of the events, as metrics label them.
+var eventTypes = []string{"registered", "code_issued", "activated", "code_expired", "code_burned", "throttled"}
+
+// eventType is the name of e among eventTypes.
+func eventType(e Event) string {
+	switch e.(type) {
+	case Registered:
+		return "registered"
+	case CodeIssued:
+		return "code_issued"
+	case Activated:
+		return "activated"
+	case CodeExpired:
+		return "code_expired"
+	case CodeBurned:
+		return "code_burned"
+	case Throttled:
+		return "throttled"
+	}
+	return "other"
+}

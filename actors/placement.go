@@ -47,6 +47,10 @@ type placement interface {
 	owns(shard int) bool
 	// members is the number of members in the cluster (1 in one process).
 	members() int
+	// gone returns a channel closed once address is no longer a member
+	// (nil: never), so that a caller waiting on a dead member's answer
+	// stops waiting.
+	gone(address string) <-chan struct{}
 }
 
 // localPlacement is one process: every shard is a named local actor.
@@ -55,9 +59,10 @@ type localPlacement struct{ shards []*actor.PID }
 func (l *localPlacement) pid(shard int, _ time.Duration) (*actor.PID, error) {
 	return l.shards[shard], nil
 }
-func (l *localPlacement) forget(int, *actor.PID) {}
-func (l *localPlacement) owns(int) bool          { return true }
-func (l *localPlacement) members() int           { return 1 }
+func (l *localPlacement) forget(int, *actor.PID)      {}
+func (l *localPlacement) owns(int) bool               { return true }
+func (l *localPlacement) members() int                { return 1 }
+func (l *localPlacement) gone(string) <-chan struct{} { return nil }
 
 // errNoOwner: the cluster knows no member that can own the shard now.
 var errNoOwner = errors.New("no cluster member owns the shard")
@@ -83,15 +88,20 @@ type clusterPlacement struct {
 	rdv      *cluster.Rendezvous
 	count    int
 	cache    map[int]*actor.PID
-	selfSeen bool // this member has been in a topology
+	current  []*cluster.Member        // the topology's members
+	addrs    map[string]bool          // members' addresses
+	watched  map[string]chan struct{} // closed when the address leaves
+	selfSeen bool                     // this member has been in a topology
+	selfID   string                   // this member's id in the topology
 
 	fence atomic.Bool
+	probe *membershipProber
 }
 
 func newClusterPlacement(c *cluster.Cluster, logger *slog.Logger, st *stats, fenced func(error)) *clusterPlacement {
 	p := &clusterPlacement{
 		cluster: c, logger: logger, stats: st, fenced: fenced,
-		rdv: cluster.NewRendezvous(), cache: map[int]*actor.PID{},
+		rdv: cluster.NewRendezvous(), cache: map[int]*actor.PID{}, addrs: map[string]bool{}, watched: map[string]chan struct{}{},
 	}
 	c.ActorSystem.EventStream.Subscribe(func(evt any) {
 		if t, ok := evt.(*cluster.ClusterTopology); ok {
@@ -106,23 +116,40 @@ func shardIdentity(shard int) *cluster.ClusterIdentity {
 }
 
 func (p *clusterPlacement) onTopology(t *cluster.ClusterTopology) {
-	selfID := p.cluster.ActorSystem.ID
-	inTopology := slices.ContainsFunc(t.Members, func(m *cluster.Member) bool { return m.Id == selfID })
+	// A member's id is the provider's (etcd's is "<cluster>@<system id>"):
+	// this member finds itself by its address.
+	self := p.cluster.ActorSystem.Address()
+	i := slices.IndexFunc(t.Members, func(m *cluster.Member) bool { return m.Address() == self })
+	inTopology := i >= 0
 	p.mu.Lock()
+	if inTopology {
+		p.selfID = t.Members[i].Id
+	}
+	selfID := p.selfID
 	p.rdv.UpdateMembers(t.Members)
 	p.count = len(t.Members)
 	clear(p.cache)
+	p.current = slices.Clone(t.Members)
+	clear(p.addrs)
+	for _, m := range t.Members {
+		p.addrs[m.Address()] = true
+	}
+	for addr, ch := range p.watched {
+		if !p.addrs[addr] {
+			close(ch)
+			delete(p.watched, addr)
+		}
+	}
 	seen := p.selfSeen
 	p.selfSeen = p.selfSeen || inTopology
 	p.mu.Unlock()
-	p.stats.members.Store(int64(len(t.Members)))
 	// A member dropped from the topology is blocked for good (its id never
 	// comes back): it must stop serving, not run as a zombie that activates
 	// shards the others have taken over.
 	switch {
 	case seen && !inTopology:
 		p.fenceSelf(errors.New("this member was dropped from the cluster topology"))
-	case p.cluster.Remote != nil && p.cluster.Remote.BlockList().IsBlocked(selfID):
+	case selfID != "" && p.cluster.Remote != nil && p.cluster.Remote.BlockList().IsBlocked(selfID):
 		p.fenceSelf(errors.New("this member is on the cluster's block list"))
 	}
 }
@@ -148,6 +175,27 @@ func (p *clusterPlacement) owns(shard int) bool {
 	return !p.fence.Load() && p.owner(shard) == p.cluster.ActorSystem.Address()
 }
 
+// memberID is this member's id in the topology ("" before it is in one).
+func (p *clusterPlacement) memberID() string {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return p.selfID
+}
+
+// has reports whether the member id is in this member's view.
+func (p *clusterPlacement) has(id string) bool {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return slices.ContainsFunc(p.current, func(m *cluster.Member) bool { return m.Id == id })
+}
+
+// topology is this member's view of the members.
+func (p *clusterPlacement) topology() []*cluster.Member {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return p.current
+}
+
 func (p *clusterPlacement) members() int {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
@@ -170,7 +218,7 @@ func (p *clusterPlacement) pid(shard int, timeout time.Duration) (*actor.PID, er
 	}
 	activator := actor.NewPID(owner, disthash.PartitionActivatorActorName)
 	req := &cluster.ActivationRequest{ClusterIdentity: shardIdentity(shard)}
-	res, err := p.cluster.ActorSystem.Root.RequestFuture(activator, req, timeout).Result()
+	res, err := awaitUnless(p.cluster.ActorSystem.Root.RequestFuture(activator, req, timeout), p.gone(owner))
 	if err != nil {
 		return nil, fmt.Errorf("activate shard %d on %s: %w", shard, owner, err)
 	}
@@ -189,6 +237,26 @@ func (p *clusterPlacement) pid(shard int, timeout time.Duration) (*actor.PID, er
 // owner0 is owner without the lock (held by the caller).
 func (p *clusterPlacement) owner0(shard int) string {
 	return p.rdv.GetByClusterIdentity(shardIdentity(shard))
+}
+
+// closed is a channel that is closed.
+var closed = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+func (p *clusterPlacement) gone(address string) <-chan struct{} {
+	if address == p.cluster.ActorSystem.Address() {
+		return nil // this member does not leave under its own callers
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.addrs[address] {
+		return closed
+	}
+	ch := p.watched[address]
+	if ch == nil {
+		ch = make(chan struct{})
+		p.watched[address] = ch
+	}
+	return ch
 }
 
 func (p *clusterPlacement) forget(shard int, pid *actor.PID) {

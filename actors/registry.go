@@ -82,8 +82,25 @@ type stats struct {
 	replayed     atomic.Int64
 	conflicts    atomic.Int64
 	retries      atomic.Int64
-	members      atomic.Int64
 	expirySweeps atomic.Int64
+	events       map[string]*atomic.Int64 // committed events by type (eventTypes)
+}
+
+func newStats() *stats {
+	st := &stats{events: map[string]*atomic.Int64{}}
+	for _, t := range eventTypes {
+		st.events[t] = &atomic.Int64{}
+	}
+	return st
+}
+
+// committed counts the events of a decision that was stored.
+func (s *stats) committed(events []Event) {
+	for _, e := range events {
+		if c := s.events[eventType(e)]; c != nil {
+			c.Add(1)
+		}
+	}
 }
 
 // Stats are live figures of a registry, for metrics.
@@ -105,6 +122,10 @@ type Stats struct {
 	Members int64
 	// ExpiriesSwept counts expiry commands sent by the expiry sweep.
 	ExpiriesSwept int64
+	// Events counts the domain events committed by this member, by type
+	// (registered, code_issued, activated, code_expired, code_burned,
+	// throttled).
+	Events map[string]int64
 }
 
 // Registry is the entry point to the registration actors: one actor per
@@ -146,8 +167,7 @@ func NewRegistry(cfg Config) (*Registry, error) {
 
 	logger := cfg.Logger.With("component", "actors")
 	system := newActorSystem(cfg.Logger)
-	st := &stats{}
-	st.members.Store(1)
+	st := newStats()
 	d := &deps{
 		rules:          cfg.Rules,
 		store:          cfg.Store,
@@ -301,7 +321,13 @@ func (r *Registry) request(ctx context.Context, email string, build func(*durati
 			pause = r.pauseBefore(deadline, pause)
 			continue
 		}
-		res, err := r.system.Root.RequestFuture(pid, build(durationpb.New(budget)), left).Result()
+		res, err := r.await(r.system.Root.RequestFuture(pid, build(durationpb.New(budget)), left), pid)
+		if errors.Is(err, errMemberGone) {
+			// The command may or may not have run before its member died:
+			// not safe to send again. The caller is told at once.
+			r.logger.Warn("the member holding the shard left while a command was in flight", "member", pid.Address)
+			return Account{}, reject(ErrUnavailable, time.Second)
+		}
 		if errors.Is(err, actor.ErrDeadLetter) {
 			r.placement.forget(shard, pid)
 			pause = r.pauseBefore(deadline, pause)
@@ -325,6 +351,39 @@ func (r *Registry) request(ctx context.Context, email string, build func(*durati
 	}
 }
 
+// errMemberGone: the member that had the command left the cluster before it
+// answered.
+var errMemberGone = errors.New("the member left the cluster")
+
+// await waits for the answer of the future, or until pid's member leaves
+// the cluster (its in-flight messages are lost: protoactor delivers at most
+// once), whichever comes first.
+func (r *Registry) await(f actor.Future, pid *actor.PID) (any, error) {
+	return awaitUnless(f, r.placement.gone(pid.Address))
+}
+
+// awaitUnless waits for f's answer until gone is closed (nil: never).
+func awaitUnless(f actor.Future, gone <-chan struct{}) (any, error) {
+	if gone == nil {
+		return f.Result()
+	}
+	type result struct {
+		res any
+		err error
+	}
+	done := make(chan result, 1)
+	go func() { // ends with the future's own timeout at the latest
+		res, err := f.Result()
+		done <- result{res, err}
+	}()
+	select {
+	case res := <-done:
+		return res.res, res.err
+	case <-gone:
+		return nil, errMemberGone
+	}
+}
+
 // pauseBefore sleeps before a retry (with jitter, never past deadline) and
 // returns the next pause.
 func (r *Registry) pauseBefore(deadline time.Time, pause time.Duration) time.Duration {
@@ -333,6 +392,26 @@ func (r *Registry) pauseBefore(deadline time.Time, pause time.Duration) time.Dur
 		time.Sleep(d)
 	}
 	return min(2*pause, maxRetryPause)
+}
+
+func (s *stats) eventCounts() map[string]int64 {
+	out := make(map[string]int64, len(s.events))
+	for t, c := range s.events {
+		out[t] = c.Load()
+	}
+	return out
+}
+
+// Ready reports whether the registry serves: not once closed, nor once this
+// cluster member is fenced.
+func (r *Registry) Ready(context.Context) error {
+	if r.closed.Load() {
+		return errors.New("the registration actors are stopped")
+	}
+	if cp, ok := r.placement.(*clusterPlacement); ok && cp.fence.Load() {
+		return errors.New("this cluster member was dropped from the cluster")
+	}
+	return nil
 }
 
 // Stats returns live figures of the registry.
@@ -344,8 +423,9 @@ func (r *Registry) Stats() Stats {
 		Replayed:      r.stats.replayed.Load(),
 		Conflicts:     r.stats.conflicts.Load(),
 		Retries:       r.stats.retries.Load(),
-		Members:       r.stats.members.Load(),
+		Members:       int64(r.placement.members()),
 		ExpiriesSwept: r.stats.expirySweeps.Load(),
+		Events:        r.stats.eventCounts(),
 	}
 }
 
@@ -361,7 +441,7 @@ func (r *Registry) Close(ctx context.Context) error {
 	r.sweep.stop()
 	var errs []error
 	if r.cluster != nil {
-		errs = append(errs, leaveCluster(ctx, r.cluster))
+		errs = append(errs, leaveCluster(ctx, r.cluster, r.placement.(*clusterPlacement)))
 	} else {
 		futures := make([]actor.Future, 0, len(r.local))
 		for _, pid := range r.local {

@@ -3,16 +3,18 @@
 #
 #   scripts/services.sh up              start both (reusing servers that already answer)
 #   scripts/services.sh down            stop what this script started
-#   scripts/services.sh start NAME      NAME is postgres or kafka
+#   scripts/services.sh start NAME      NAME is postgres, kafka or etcd
 #   scripts/services.sh stop NAME
-#   scripts/services.sh env             print export lines for DATABASE_URL, KAFKA_BROKERS
-#                                       (and TEST_DATABASE_URL, TEST_KAFKA_BROKERS for the tests)
+#   scripts/services.sh env             print export lines for DATABASE_URL, KAFKA_BROKERS,
+#                                       ETCD_ENDPOINTS (and their TEST_ forms for the tests)
 #   scripts/services.sh status
 #
 # PostgreSQL comes from Debian's packages (installed when missing, as root)
 # and runs in .cache/postgres; Kafka 4.x is fetched from Maven Central into
 # .cache/kafka-VERSION (scripts/kafka/pom.xml) and runs as one KRaft node in
-# .cache/kafka. Both listen on 127.0.0.1 only, without passwords: for
+# .cache/kafka; etcd (for the cluster's etcd provider) comes from Debian's
+# etcd-server package and runs in .cache/etcd. All listen on 127.0.0.1
+# only, without passwords: for
 # development and tests, never for production (see docker-compose.yml and
 # docs/OPERATIONS.md).
 set -euo pipefail
@@ -23,6 +25,9 @@ CACHE=$ROOT/.cache
 PG_PORT=${REGISTRAR_PG_PORT:-5432}
 KAFKA_PORT=${REGISTRAR_KAFKA_PORT:-9092}
 KAFKA_CONTROLLER_PORT=${REGISTRAR_KAFKA_CONTROLLER_PORT:-9093}
+ETCD_PORT=${REGISTRAR_ETCD_PORT:-2379}
+ETCD_PEER_PORT=${REGISTRAR_ETCD_PEER_PORT:-2380}
+ETCD_DIR=$CACHE/etcd
 KAFKA_VERSION=$(sed -n 's#.*<kafka.version>\(.*\)</kafka.version>.*#\1#p' scripts/kafka/pom.xml)
 PG_DIR=$CACHE/postgres
 KAFKA_DIR=$CACHE/kafka
@@ -178,15 +183,49 @@ stop_kafka() {
   say "kafka: stopped"
 }
 
+# ---------------------------------------------------------------------- etcd
+
+etcd_answers() { curl -fsS "http://127.0.0.1:$ETCD_PORT/health" 2>/dev/null | grep -q '"health":"true"'; }
+
+start_etcd() {
+  if etcd_answers; then
+    say "etcd: reusing the server on 127.0.0.1:$ETCD_PORT"
+    return
+  fi
+  tcp_open "$ETCD_PORT" && die "etcd: something else listens on 127.0.0.1:$ETCD_PORT; set REGISTRAR_ETCD_PORT"
+  command -v etcd >/dev/null || apt_install etcd-server
+  command -v curl >/dev/null || apt_install curl
+  mkdir -p "$ETCD_DIR"
+  say "etcd: starting on 127.0.0.1:$ETCD_PORT"
+  nohup etcd --name registrar-dev --data-dir "$ETCD_DIR/data" \
+    --listen-client-urls "http://127.0.0.1:$ETCD_PORT" --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
+    --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
+    --initial-cluster "registrar-dev=http://127.0.0.1:$ETCD_PEER_PORT" >"$ETCD_DIR/etcd.log" 2>&1 &
+  echo $! >"$ETCD_DIR/etcd.pid"
+  wait_for etcd 30 etcd_answers
+}
+
+stop_etcd() {
+  if [ ! -f "$ETCD_DIR/etcd.pid" ]; then
+    say "etcd: not started by this script; left alone"
+    return
+  fi
+  kill "$(cat "$ETCD_DIR/etcd.pid")" 2>/dev/null || true
+  rm -f "$ETCD_DIR/etcd.pid"
+  say "etcd: stopped"
+}
+
 # ---------------------------------------------------------------------------
 
 env_lines() {
   echo "export DATABASE_URL='postgres://postgres@127.0.0.1:$PG_PORT/registrar?sslmode=disable'"
   echo "export KAFKA_BROKERS='127.0.0.1:$KAFKA_PORT'"
+  echo "export ETCD_ENDPOINTS='http://127.0.0.1:$ETCD_PORT'"
   # The tests get only the services that answer: outside CI, the others'
   # tests are skipped (under CI=true they fail).
   pg_answers && echo "export TEST_DATABASE_URL='postgres://postgres@127.0.0.1:$PG_PORT/registrar_test?sslmode=disable'"
   tcp_open "$KAFKA_PORT" && echo "export TEST_KAFKA_BROKERS='127.0.0.1:$KAFKA_PORT'"
+  etcd_answers && echo "export TEST_ETCD_ENDPOINTS='http://127.0.0.1:$ETCD_PORT'"
   # The fault tests run servers of their own (to stop and kill them) from
   # these binaries and jars.
   [ -n "$(pg_bin)" ] && echo "export TEST_POSTGRES_BIN='$(pg_bin)'"
@@ -195,16 +234,17 @@ env_lines() {
 }
 
 case "${1:-}" in
-  up) start_postgres; start_kafka ;;
-  down) stop_kafka; stop_postgres ;;
+  up) start_postgres; start_kafka; start_etcd ;;
+  down) stop_etcd; stop_kafka; stop_postgres ;;
   start | stop)
     case "${2:-}" in
-      postgres | kafka) "${1}_${2}" ;;
-      *) die "usage: $0 $1 postgres|kafka" ;;
+      postgres | kafka | etcd) "${1}_${2}" ;;
+      *) die "usage: $0 $1 postgres|kafka|etcd" ;;
     esac ;;
   env) env_lines ;;
   status)
     pg_answers && say "postgres: answering on 127.0.0.1:$PG_PORT" || say "postgres: not answering"
-    tcp_open "$KAFKA_PORT" && say "kafka: answering on 127.0.0.1:$KAFKA_PORT" || say "kafka: not answering" ;;
+    tcp_open "$KAFKA_PORT" && say "kafka: answering on 127.0.0.1:$KAFKA_PORT" || say "kafka: not answering"
+    etcd_answers && say "etcd: answering on 127.0.0.1:$ETCD_PORT" || say "etcd: not answering" ;;
   *) die "usage: $0 up|down|start NAME|stop NAME|env|status" ;;
 esac

@@ -32,6 +32,7 @@ import (
 // relay's Outbox, a readiness probe. SQLite and PostgreSQL provide it.
 type store interface {
 	actors.Store
+	actors.ExpiredCodes
 	messaging.Outbox
 	Ping(ctx context.Context) error
 	OldestPending(ctx context.Context) (time.Time, error)
@@ -49,6 +50,7 @@ type App struct {
 	server   *gateway.Server
 	listener net.Listener
 	closers  []func() error // closed last, after the outbox flush
+	fenced   chan error     // this cluster member was dropped: stop
 }
 
 // startupTimeout bounds the wait for Kafka at start.
@@ -57,7 +59,7 @@ const startupTimeout = 60 * time.Second
 // newApp builds everything and binds the listener; nothing runs until Run.
 // Emails are printed to mailOut when neither Kafka nor SMTP is configured.
 func newApp(ctx context.Context, cfg Config, log *slog.Logger, mailOut io.Writer) (_ *App, err error) {
-	a := &App{cfg: cfg, log: log}
+	a := &App{cfg: cfg, log: log, fenced: make(chan error, 1)}
 	defer func() {
 		if err != nil {
 			a.Close()
@@ -107,14 +109,19 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, mailOut io.Writer
 	metrics := prometheus.NewRegistry()
 	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
+	clusterCfg, err := cfg.Cluster.config(a.fence)
+	if err != nil {
+		return nil, err
+	}
 	a.registry, err = actors.NewRegistry(actors.Config{
-		Rules: rules, Store: a.store, Passwords: hasher, DummyHash: dummy, Logger: log,
+		Rules: rules, Store: a.store, Expired: a.store, Passwords: hasher, DummyHash: dummy, Logger: log,
 		Shards: cfg.ActorShards, IdleTimeout: cfg.ActorIdleTimeout, RequestTimeout: cfg.RequestTimeout,
+		Cluster: clusterCfg,
 	})
 	if err != nil {
 		return nil, err
 	}
-	ready := []gateway.Check{{Name: "database", Probe: a.store.Ping}}
+	ready := []gateway.Check{{Name: "database", Probe: a.store.Ping}, {Name: "actors", Probe: a.registry.Ready}}
 	publisher, kafkaCheck, err := a.publisher(ctx, metrics, mailOut)
 	if err != nil {
 		return nil, err
@@ -189,6 +196,15 @@ func (a *App) wireMailer(bus *messaging.Bus, metrics *prometheus.Registry, mailO
 	return nil
 }
 
+// fence stops the registrar when its cluster member was dropped (it exits
+// non-zero, to be restarted with a new member id).
+func (a *App) fence(err error) {
+	select {
+	case a.fenced <- fmt.Errorf("cluster: %w", err):
+	default:
+	}
+}
+
 // Addr is the address the gateway listens on.
 func (a *App) Addr() string { return a.listener.Addr().String() }
 
@@ -196,7 +212,8 @@ func (a *App) Addr() string { return a.listener.Addr().String() }
 // finish the requests in flight, stop the actors, deliver what the outbox
 // still holds, close the rest.
 func (a *App) Run(ctx context.Context) error {
-	a.log.Info("registrar started", "addr", a.Addr(), "database", a.databaseKind(), "messages", a.messagesMode())
+	a.log.Info("registrar started", "addr", a.Addr(), "database", a.databaseKind(), "messages", a.messagesMode(),
+		"cluster", a.clusterMode())
 	relayCtx, stopRelay := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = a.relay.Run(relayCtx) })
@@ -207,6 +224,7 @@ func (a *App) Run(ctx context.Context) error {
 	select {
 	case <-ctx.Done():
 	case runErr = <-serveErr:
+	case runErr = <-a.fenced:
 	}
 	a.log.Info("registrar stopping")
 	stopCtx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
@@ -247,6 +265,13 @@ func (a *App) databaseKind() string {
 		return "postgres"
 	}
 	return "sqlite"
+}
+
+func (a *App) clusterMode() string {
+	if !a.cfg.Cluster.Enabled() {
+		return "none (one process)"
+	}
+	return a.cfg.Cluster.Provider + " " + a.cfg.Cluster.Name
 }
 
 func (a *App) messagesMode() string {

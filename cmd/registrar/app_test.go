@@ -68,6 +68,11 @@ func TestAppWiring(t *testing.T) {
 	require.NoError(t, metrics.Body.Close())
 	assert.Contains(t, string(body), `mailer_emails_total{outcome="accepted"} 1`)
 	assert.Contains(t, string(body), "registrar_password_hash_slots")
+	for _, line := range []string{`registrar_events_total{type="registered"} 1`, `registrar_events_total{type="code_issued"} 1`,
+		`registrar_events_total{type="activated"} 1`, `registrar_events_total{type="code_expired"} 0`,
+		"registrar_cluster_members 1", "registrar_actors 1"} {
+		assert.Contains(t, string(body), line)
+	}
 
 	cancel()
 	select {

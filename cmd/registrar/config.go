@@ -29,6 +29,7 @@ type Config struct {
 	config.Kafka
 	config.Mail
 	config.Log
+	Cluster
 
 	CodeHourlyLimit int `env:"CODE_HOURLY_LIMIT" envDefault:"5"`
 	// CodeHMACKey is hex (64+ characters) or base64 of 32+ bytes. In
@@ -82,6 +83,7 @@ func (c *Config) Validate() error {
 	default:
 		errs.Add("DATABASE_URL", "must start with sqlite: or postgres://")
 	}
+	c.Cluster.Validate(&errs, c.postgres)
 	c.Kafka.Validate(&errs)
 	c.Mail.Validate(&errs)
 	c.Log.Validate(&errs)

@@ -120,3 +120,49 @@ func TestWeakHashParamsNeedTheBenchmarkFlag(t *testing.T) {
 	require.NoError(t, err, "stronger than the minimum needs no flag")
 	assert.Equal(t, uint8(2), cfg.hashParams.Threads)
 }
+
+func TestClusterSettings(t *testing.T) {
+	pg := []string{"DATABASE_URL=postgres://u@db/registrar", "CODE_HMAC_KEY=" + strings.Repeat("ab", 32)}
+	with := func(kv ...string) []string { return append(append([]string{}, pg...), kv...) }
+
+	t.Run("none by default: one process", func(t *testing.T) {
+		cfg, err := config.Load[Config](nil)
+		require.NoError(t, err)
+		assert.False(t, cfg.Cluster.Enabled())
+		assert.Equal(t, "registrar", cfg.Cluster.Name)
+		assert.Equal(t, "127.0.0.1:0", cfg.Cluster.Addr)
+	})
+
+	t.Run("bad settings name their variable", func(t *testing.T) {
+		for _, tt := range []struct {
+			env  []string
+			name string
+		}{
+			{[]string{"CLUSTER_PROVIDER=automanaged", "CLUSTER_DISCOVERY_PORT=6330", "CLUSTER_PEERS=a:6330"}, "CLUSTER_PROVIDER"}, // SQLite
+			{with("CLUSTER_PROVIDER=consul"), "CLUSTER_PROVIDER"},
+			{with("CLUSTER_PROVIDER=automanaged", "CLUSTER_PEERS=a:6330"), "CLUSTER_DISCOVERY_PORT"},
+			{with("CLUSTER_PROVIDER=automanaged", "CLUSTER_DISCOVERY_PORT=6330"), "CLUSTER_PEERS"},
+			{with("CLUSTER_PROVIDER=automanaged", "CLUSTER_DISCOVERY_PORT=6330", "CLUSTER_PEERS=nohost"), "CLUSTER_PEERS"},
+			{with("CLUSTER_PROVIDER=etcd"), "ETCD_ENDPOINTS"},
+			{with("CLUSTER_PROVIDER=etcd", "ETCD_ENDPOINTS=etcd:2379"), "ETCD_ENDPOINTS"},
+			{with("CLUSTER_PROVIDER=etcd", "ETCD_ENDPOINTS=http://etcd:2379", "CLUSTER_ADDR=0.0.0.0:4000"), "CLUSTER_ADDR"},
+			{with("CLUSTER_PROVIDER=etcd", "ETCD_ENDPOINTS=http://etcd:2379", "CLUSTER_ADDR=:4000"), "CLUSTER_ADDR"},
+			{with("CLUSTER_PROVIDER=etcd", "ETCD_ENDPOINTS=http://etcd:2379", "CLUSTER_ADDR=r1:port"), "CLUSTER_ADDR"},
+		} {
+			_, err := config.Load[Config](tt.env)
+			require.Error(t, err, "%v", tt.env)
+			assert.Contains(t, err.Error(), tt.name, "%v", tt.env)
+		}
+	})
+
+	t.Run("a cluster on PostgreSQL", func(t *testing.T) {
+		cfg, err := config.Load[Config](with("CLUSTER_PROVIDER=automanaged", "CLUSTER_ADDR=10.0.0.7:4000",
+			"CLUSTER_DISCOVERY_PORT=6330", "CLUSTER_PEERS=10.0.0.7:6330, 10.0.0.8:6330"))
+		require.NoError(t, err)
+		cc, err := cfg.Cluster.config(nil)
+		require.NoError(t, err)
+		assert.Equal(t, "10.0.0.7", cc.Host)
+		assert.Equal(t, 4000, cc.Port)
+		assert.NotNil(t, cc.Provider)
+	})
+}

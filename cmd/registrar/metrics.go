@@ -21,8 +21,19 @@ func registerStats(reg prometheus.Registerer, registry *actors.Registry, hasher 
 		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, f)
 	}
 	reg.MustRegister(
-		gauge("registrar_actors", "Registration actors in memory.",
+		eventsCollector{registry},
+		gauge("registrar_actors", "Registration actors active on this member (the sum over members is the number of live emails).",
 			func() float64 { return float64(registry.Stats().Actors) }),
+		gauge("registrar_cluster_members", "Cluster members this member sees (1 without a cluster).",
+			func() float64 { return float64(registry.Stats().Members) }),
+		counter("registrar_actor_activations_total", "Registration actors started.",
+			func() float64 { return float64(registry.Stats().Activations) }),
+		counter("registrar_version_conflicts_total", "Writes (or read-only answers) that met another writer's version: a second actor for an email.",
+			func() float64 { return float64(registry.Stats().Conflicts) }),
+		counter("registrar_command_retries_total", "Commands sent again because their shard had moved or its member was gone.",
+			func() float64 { return float64(registry.Stats().Retries) }),
+		counter("registrar_expiry_sweep_total", "Expiries noted by the expiry sweep (their timer had died with its member).",
+			func() float64 { return float64(registry.Stats().ExpiriesSwept) }),
 		counter("registrar_actor_passivations_total", "Actors stopped for idleness.",
 			func() float64 { return float64(registry.Stats().Passivations) }),
 		counter("registrar_actor_replayed_messages_total", "Messages that raced a passivation and were replayed.",
@@ -52,4 +63,19 @@ func registerStats(reg prometheus.Registerer, registry *actors.Registry, hasher 
 				return time.Since(oldest).Seconds()
 			}),
 	)
+}
+
+// eventsCollector is registrar_events_total{type}: the domain events this
+// member committed, by type, every type present from the start.
+type eventsCollector struct{ registry *actors.Registry }
+
+var eventsDesc = prometheus.NewDesc("registrar_events_total",
+	"Domain events committed (with their state change), by type.", []string{"type"}, nil)
+
+func (c eventsCollector) Describe(ch chan<- *prometheus.Desc) { ch <- eventsDesc }
+
+func (c eventsCollector) Collect(ch chan<- prometheus.Metric) {
+	for t, n := range c.registry.Stats().Events {
+		ch <- prometheus.MustNewConstMetric(eventsDesc, prometheus.CounterValue, float64(n), t)
+	}
 }

@@ -500,6 +500,97 @@ func (x *ExpireCode) GetBudget() *durationpb.Duration {
 	return nil
 }
 
+// MembershipQuery asks another member whether it counts the asking member
+// (member_id) in its cluster topology. Protoactor blocks a member it dropped
+// for good without telling it; the answers tell it (see actors/membership.go).
+type MembershipQuery struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	MemberId      string                 `protobuf:"bytes,1,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MembershipQuery) Reset() {
+	*x = MembershipQuery{}
+	mi := &file_registration_v1_actor_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MembershipQuery) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MembershipQuery) ProtoMessage() {}
+
+func (x *MembershipQuery) ProtoReflect() protoreflect.Message {
+	mi := &file_registration_v1_actor_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MembershipQuery.ProtoReflect.Descriptor instead.
+func (*MembershipQuery) Descriptor() ([]byte, []int) {
+	return file_registration_v1_actor_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *MembershipQuery) GetMemberId() string {
+	if x != nil {
+		return x.MemberId
+	}
+	return ""
+}
+
+type MembershipAnswer struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Member        bool                   `protobuf:"varint,1,opt,name=member,proto3" json:"member,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MembershipAnswer) Reset() {
+	*x = MembershipAnswer{}
+	mi := &file_registration_v1_actor_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MembershipAnswer) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MembershipAnswer) ProtoMessage() {}
+
+func (x *MembershipAnswer) ProtoReflect() protoreflect.Message {
+	mi := &file_registration_v1_actor_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MembershipAnswer.ProtoReflect.Descriptor instead.
+func (*MembershipAnswer) Descriptor() ([]byte, []int) {
+	return file_registration_v1_actor_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *MembershipAnswer) GetMember() bool {
+	if x != nil {
+		return x.Member
+	}
+	return false
+}
+
 // Account is the caller's view of a registration. It never carries the
 // password hash or the code.
 type Account struct {
@@ -517,7 +608,7 @@ type Account struct {
 
 func (x *Account) Reset() {
 	*x = Account{}
-	mi := &file_registration_v1_actor_proto_msgTypes[5]
+	mi := &file_registration_v1_actor_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -529,7 +620,7 @@ func (x *Account) String() string {
 func (*Account) ProtoMessage() {}
 
 func (x *Account) ProtoReflect() protoreflect.Message {
-	mi := &file_registration_v1_actor_proto_msgTypes[5]
+	mi := &file_registration_v1_actor_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -542,7 +633,7 @@ func (x *Account) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Account.ProtoReflect.Descriptor instead.
 func (*Account) Descriptor() ([]byte, []int) {
-	return file_registration_v1_actor_proto_rawDescGZIP(), []int{5}
+	return file_registration_v1_actor_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Account) GetId() string {
@@ -607,7 +698,7 @@ type Rejection struct {
 
 func (x *Rejection) Reset() {
 	*x = Rejection{}
-	mi := &file_registration_v1_actor_proto_msgTypes[6]
+	mi := &file_registration_v1_actor_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -619,7 +710,7 @@ func (x *Rejection) String() string {
 func (*Rejection) ProtoMessage() {}
 
 func (x *Rejection) ProtoReflect() protoreflect.Message {
-	mi := &file_registration_v1_actor_proto_msgTypes[6]
+	mi := &file_registration_v1_actor_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -632,7 +723,7 @@ func (x *Rejection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Rejection.ProtoReflect.Descriptor instead.
 func (*Rejection) Descriptor() ([]byte, []int) {
-	return file_registration_v1_actor_proto_rawDescGZIP(), []int{6}
+	return file_registration_v1_actor_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Rejection) GetReason() Reason {
@@ -670,7 +761,7 @@ type Reply struct {
 
 func (x *Reply) Reset() {
 	*x = Reply{}
-	mi := &file_registration_v1_actor_proto_msgTypes[7]
+	mi := &file_registration_v1_actor_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -682,7 +773,7 @@ func (x *Reply) String() string {
 func (*Reply) ProtoMessage() {}
 
 func (x *Reply) ProtoReflect() protoreflect.Message {
-	mi := &file_registration_v1_actor_proto_msgTypes[7]
+	mi := &file_registration_v1_actor_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -695,7 +786,7 @@ func (x *Reply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Reply.ProtoReflect.Descriptor instead.
 func (*Reply) Descriptor() ([]byte, []int) {
-	return file_registration_v1_actor_proto_rawDescGZIP(), []int{7}
+	return file_registration_v1_actor_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Reply) GetResult() isReply_Result {
@@ -772,7 +863,11 @@ const file_registration_v1_actor_proto_rawDesc = "" +
 	"\n" +
 	"generation\x18\x02 \x01(\x03R\n" +
 	"generation\x121\n" +
-	"\x06budget\x18\x0e \x01(\v2\x19.google.protobuf.DurationR\x06budget\"\xf1\x02\n" +
+	"\x06budget\x18\x0e \x01(\v2\x19.google.protobuf.DurationR\x06budget\".\n" +
+	"\x0fMembershipQuery\x12\x1b\n" +
+	"\tmember_id\x18\x01 \x01(\tR\bmemberId\"*\n" +
+	"\x10MembershipAnswer\x12\x16\n" +
+	"\x06member\x18\x01 \x01(\bR\x06member\"\xf1\x02\n" +
 	"\aAccount\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
 	"\x05email\x18\x02 \x01(\tR\x05email\x126\n" +
@@ -823,7 +918,7 @@ func file_registration_v1_actor_proto_rawDescGZIP() []byte {
 }
 
 var file_registration_v1_actor_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_registration_v1_actor_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_registration_v1_actor_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_registration_v1_actor_proto_goTypes = []any{
 	(AccountStatus)(0),            // 0: registration.v1.AccountStatus
 	(Reason)(0),                   // 1: registration.v1.Reason
@@ -832,27 +927,29 @@ var file_registration_v1_actor_proto_goTypes = []any{
 	(*ResendCode)(nil),            // 4: registration.v1.ResendCode
 	(*GetAccount)(nil),            // 5: registration.v1.GetAccount
 	(*ExpireCode)(nil),            // 6: registration.v1.ExpireCode
-	(*Account)(nil),               // 7: registration.v1.Account
-	(*Rejection)(nil),             // 8: registration.v1.Rejection
-	(*Reply)(nil),                 // 9: registration.v1.Reply
-	(*durationpb.Duration)(nil),   // 10: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil), // 11: google.protobuf.Timestamp
+	(*MembershipQuery)(nil),       // 7: registration.v1.MembershipQuery
+	(*MembershipAnswer)(nil),      // 8: registration.v1.MembershipAnswer
+	(*Account)(nil),               // 9: registration.v1.Account
+	(*Rejection)(nil),             // 10: registration.v1.Rejection
+	(*Reply)(nil),                 // 11: registration.v1.Reply
+	(*durationpb.Duration)(nil),   // 12: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil), // 13: google.protobuf.Timestamp
 }
 var file_registration_v1_actor_proto_depIdxs = []int32{
-	10, // 0: registration.v1.Register.budget:type_name -> google.protobuf.Duration
-	10, // 1: registration.v1.Activate.budget:type_name -> google.protobuf.Duration
-	10, // 2: registration.v1.ResendCode.budget:type_name -> google.protobuf.Duration
-	10, // 3: registration.v1.GetAccount.budget:type_name -> google.protobuf.Duration
-	10, // 4: registration.v1.ExpireCode.budget:type_name -> google.protobuf.Duration
+	12, // 0: registration.v1.Register.budget:type_name -> google.protobuf.Duration
+	12, // 1: registration.v1.Activate.budget:type_name -> google.protobuf.Duration
+	12, // 2: registration.v1.ResendCode.budget:type_name -> google.protobuf.Duration
+	12, // 3: registration.v1.GetAccount.budget:type_name -> google.protobuf.Duration
+	12, // 4: registration.v1.ExpireCode.budget:type_name -> google.protobuf.Duration
 	0,  // 5: registration.v1.Account.status:type_name -> registration.v1.AccountStatus
-	11, // 6: registration.v1.Account.created_at:type_name -> google.protobuf.Timestamp
-	11, // 7: registration.v1.Account.activated_at:type_name -> google.protobuf.Timestamp
-	11, // 8: registration.v1.Account.code_expires_at:type_name -> google.protobuf.Timestamp
-	11, // 9: registration.v1.Account.resend_available_at:type_name -> google.protobuf.Timestamp
+	13, // 6: registration.v1.Account.created_at:type_name -> google.protobuf.Timestamp
+	13, // 7: registration.v1.Account.activated_at:type_name -> google.protobuf.Timestamp
+	13, // 8: registration.v1.Account.code_expires_at:type_name -> google.protobuf.Timestamp
+	13, // 9: registration.v1.Account.resend_available_at:type_name -> google.protobuf.Timestamp
 	1,  // 10: registration.v1.Rejection.reason:type_name -> registration.v1.Reason
-	10, // 11: registration.v1.Rejection.retry_after:type_name -> google.protobuf.Duration
-	7,  // 12: registration.v1.Reply.account:type_name -> registration.v1.Account
-	8,  // 13: registration.v1.Reply.rejection:type_name -> registration.v1.Rejection
+	12, // 11: registration.v1.Rejection.retry_after:type_name -> google.protobuf.Duration
+	9,  // 12: registration.v1.Reply.account:type_name -> registration.v1.Account
+	10, // 13: registration.v1.Reply.rejection:type_name -> registration.v1.Rejection
 	14, // [14:14] is the sub-list for method output_type
 	14, // [14:14] is the sub-list for method input_type
 	14, // [14:14] is the sub-list for extension type_name
@@ -865,7 +962,7 @@ func file_registration_v1_actor_proto_init() {
 	if File_registration_v1_actor_proto != nil {
 		return
 	}
-	file_registration_v1_actor_proto_msgTypes[7].OneofWrappers = []any{
+	file_registration_v1_actor_proto_msgTypes[9].OneofWrappers = []any{
 		(*Reply_Account)(nil),
 		(*Reply_Rejection)(nil),
 	}
@@ -875,7 +972,7 @@ func file_registration_v1_actor_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_registration_v1_actor_proto_rawDesc), len(file_registration_v1_actor_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   8,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
