@@ -270,3 +270,60 @@ func BenchmarkClusterCommand(b *testing.B) {
 		})
 	}
 }
+
+// TestClusterPassivationAtTheIdleBoundaryLosesNoRequest sends bursts with
+// pauses around the (jittered) idle timeout through both members of a
+// cluster, half of them across the remote: every request is answered.
+func TestClusterPassivationAtTheIdleBoundaryLosesNoRequest(t *testing.T) {
+	t.Parallel()
+	f := &fleet{store: actorstest.NewStore(), agent: test.NewInMemAgent()}
+	rules, err := actors.NewRules(actors.DefaultPolicy(), []byte("0123456789abcdef0123456789abcdef"))
+	require.NoError(t, err)
+	f.cfg = actors.Config{
+		Rules: rules, Store: f.store, Passwords: &actorstest.Passwords{},
+		DummyHash: actorstest.Hash("dummy"), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Shards: 4, RequestTimeout: 5 * time.Second, IdleTimeout: time.Millisecond,
+	}
+	f.add(t)
+	f.add(t)
+	f.settle(t)
+	const emails = 100
+	for i := range emails { // active: no expiry timer keeps an actor alive
+		email := fmt.Sprintf("p%d@example.com", i)
+		_, err := f.members[0].Register(ctx, email, actorstest.Hash("pw"))
+		require.NoError(t, err)
+		_, err = f.members[1].Activate(ctx, actors.Credentials{Email: email, Password: "pw"}, lastCode(t, f.store, email))
+		require.NoError(t, err)
+	}
+	var requests, failures atomic.Int64
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				requests.Add(1)
+				if _, err := f.members[w%2].Describe(ctx, actors.Credentials{Email: fmt.Sprintf("p%d@example.com", (w+i)%emails), Password: "pw"}); err != nil {
+					failures.Add(1)
+					t.Errorf("request %d: %v", i, err)
+				}
+				if i%10 == 0 {
+					time.Sleep(time.Duration(i%7) * 3 * time.Millisecond)
+				}
+			}
+		})
+	}
+	replayed := func() int64 { return f.members[0].Stats().Replayed + f.members[1].Stats().Replayed }
+	passivated := func() int64 { return f.members[0].Stats().Passivations + f.members[1].Stats().Passivations }
+	assert.Eventually(t, func() bool { return replayed() >= 20 && passivated() >= 1000 }, 60*time.Second, 10*time.Millisecond,
+		"requests must race passivations")
+	close(done)
+	wg.Wait()
+	assert.Zero(t, failures.Load())
+	passivations := passivated()
+	t.Logf("%d requests through two members, %d passivations, %d replayed, 0 lost", requests.Load(), passivations, replayed())
+}

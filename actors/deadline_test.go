@@ -146,3 +146,30 @@ func wrongOf(code string) string {
 	}
 	return "9999"
 }
+
+func TestExpirySweepNotesExpiriesWhoseTimerDied(t *testing.T) {
+	store := actorstest.NewStore()
+	// A pending code that expired while no actor held it: its member died
+	// with the timer armed.
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	reg := &actors.Registration{
+		ID: "01900000-0000-7000-8000-00000000051e", Email: "swept@example.com", PasswordHash: actorstest.Hash("pw"),
+		Status: actors.StatusPending, Generation: 1, CreatedAt: now.Add(-2 * time.Minute), UpdatedAt: now.Add(-2 * time.Minute),
+		Code: actors.Code{MAC: []byte("0123456789abcdef0123456789abcdef"), IssuedAt: now.Add(-2 * time.Minute), ExpiresAt: now.Add(-time.Minute)},
+		Version: 1,
+	}
+	require.NoError(t, store.Save(ctx, reg, nil))
+	h := newHarness(t, func(_ *actors.Policy, c *actors.Config) {
+		c.Store, c.Expired, c.Now = store, store, time.Now
+		c.ExpirySweep = 50 * time.Millisecond
+	})
+	h.store = store
+	require.Eventually(t, func() bool { return h.events("registration.v1.VerificationCodeExpired") == 1 },
+		5*time.Second, 10*time.Millisecond, "the sweep noted the expiry")
+	assert.Equal(t, int64(1), h.reg.Stats().ExpiriesSwept)
+	time.Sleep(200 * time.Millisecond) // several more sweeps
+	assert.Equal(t, 1, h.events("registration.v1.VerificationCodeExpired"), "noted once")
+	row, err := store.Load(ctx, "swept@example.com")
+	require.NoError(t, err)
+	assert.True(t, row.Code.ExpiryNoted)
+}
