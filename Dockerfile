@@ -10,8 +10,6 @@ RUN CGO_ENABLED=0 go build -trimpath -o /out/registrar ./cmd/registrar && \
 
 FROM gcr.io/distroless/static-debian12:nonroot AS registrar
 COPY --from=build /out/registrar /registrar
-# Keep freed heap pages mapped for the next password hash (docs/OPERATIONS.md).
-ENV GODEBUG=madvdontneed=0
 EXPOSE 8080
 HEALTHCHECK CMD ["/registrar", "healthcheck"]
 ENTRYPOINT ["/registrar"]

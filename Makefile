@@ -15,7 +15,7 @@ build:
 
 ## run: the service on :8080 with embedded defaults (SQLite, in-process bus, emails printed)
 run: build
-	GODEBUG=madvdontneed=0 ./bin/registrar
+	./bin/registrar
 
 ## test: vet, start PostgreSQL and Kafka if absent, then every test with the race detector.
 ## Without the services (outside CI) their tests are skipped; under CI=true they fail.
@@ -58,7 +58,7 @@ bin/k6:
 bin/mailpit:
 	GOBIN=$(CURDIR)/bin CGO_ENABLED=0 $(GO) install $(MAILPIT)
 
-## bench: Go benchmarks: the hash alone on one and on all cores (the ceiling), the rules, an actor
+## bench (test binaries do not re-execute themselves: GODEBUG as the registrar runs): Go benchmarks: the hash alone on one and on all cores (the ceiling), the rules, an actor
 ## round trip, the stores (SQLite; PostgreSQL when it answers), SMTP; kept in loadtest/results/bench.txt
 bench:
 	$(SERVICES) up >/dev/null || echo "make bench: no PostgreSQL, its benchmarks are skipped" >&2

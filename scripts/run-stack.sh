@@ -14,8 +14,6 @@ if [ ! -f "$key_file" ]; then
 fi
 export CODE_HMAC_KEY=${CODE_HMAC_KEY:-$(cat "$key_file")}
 
-# Freed heap pages stay mapped for the next password hash (docs/OPERATIONS.md).
-export GODEBUG=${GODEBUG:-madvdontneed=0}
 
 ./bin/mailer &
 mailer=$!

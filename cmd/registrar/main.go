@@ -14,7 +14,10 @@ import (
 	"github.com/acme/registrar/internal/daemon"
 )
 
-func main() { daemon.Main("registrar", "HTTP_ADDR", ":8080", run) }
+func main() {
+	daemon.KeepFreedMemory()
+	daemon.Main("registrar", "HTTP_ADDR", ":8080", run)
+}
 
 // run is the binary (daemon.Run).
 func run(ctx context.Context, environ []string, stdout, stderr io.Writer) error {
@@ -32,15 +35,11 @@ func run(ctx context.Context, environ []string, stdout, stderr io.Writer) error 
 	return app.Run(ctx)
 }
 
-// adviseMemory says when the runtime returns freed heap pages to the kernel
-// at once. Every password hash allocates 19 MiB; with MADV_DONTNEED (Go's
-// default on Linux) the next hash faults them in again, which in a VM costs
-// 70-90 ms for one buffer and tripled the p99 of a registration at half
-// load. GODEBUG=madvdontneed=0 (MADV_FREE) leaves them mapped until the
-// kernel needs the memory. The runtime reads it only from the environment
-// at start (docs/adr/0008-password-hash-memory.md).
+// adviseMemory says when the process runs without MADV_FREE for freed heap
+// pages (an operator's GODEBUG said so, or not on Linux): password hashes
+// then fault their memory in again (daemon.KeepFreedMemory).
 func adviseMemory(log *slog.Logger, godebug string) {
 	if !strings.Contains(godebug, "madvdontneed=0") {
-		log.Info("GODEBUG=madvdontneed=0 is not set: password hashes will fault in freed memory again (slower tail latency; see docs/OPERATIONS.md)")
+		log.Info("GODEBUG=madvdontneed=0 is not in force: password hashes will fault in freed memory again (slower tail latency; see docs/adr/0008-password-hash-memory.md)")
 	}
 }
