@@ -1,6 +1,6 @@
 # The two commands a newcomer needs: `make run` and `make test`.
 GO          ?= go
-STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+GOLANGCI    := github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
 SERVICES    := ./scripts/services.sh
 
 K6          := go.k6.io/k6@v1.8.1
@@ -27,10 +27,10 @@ test:
 	# (actors/cluster_test.go): those tests run without the race detector.
 	$(GO) test -count=1 -timeout 5m -run Cluster ./actors/
 
-## lint: go vet, staticcheck, gofmt
+## lint: go vet, then golangci-lint (errcheck, staticcheck, sloglint, errorlint, ...; .golangci.yml), gofmt
 lint:
 	$(GO) vet ./...
-	$(GO) run $(STATICCHECK) ./...
+	$(GO) run $(GOLANGCI) run --max-issues-per-linter 0 --max-same-issues 0 ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
 
 ## proto: regenerate the Go code of protos/ (protoc from Maven Central, pinned)

@@ -2,7 +2,6 @@ package actors_test
 
 import (
 	"fmt"
-	"io"
 	"log/slog"
 	"testing"
 	"time"
@@ -46,7 +45,7 @@ func BenchmarkActorRoundTrip(b *testing.B) {
 	}
 	reg, err := actors.NewRegistry(actors.Config{
 		Rules: rules, Store: actorstest.NewStore(), Passwords: &actorstest.Passwords{},
-		DummyHash: actorstest.Hash("dummy"), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		DummyHash: actorstest.Hash("dummy"), Logger: slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
 		b.Fatal(err)

@@ -13,7 +13,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -46,7 +45,7 @@ func newFleet(t testing.TB, n int) *fleet {
 	f := &fleet{store: actorstest.NewStore(), agent: test.NewInMemAgent()}
 	f.cfg = actors.Config{
 		Rules: rules, Store: f.store, Expired: f.store, Passwords: &actorstest.Passwords{},
-		DummyHash: actorstest.Hash("dummy"), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		DummyHash: actorstest.Hash("dummy"), Logger: slog.New(slog.DiscardHandler),
 		Shards: 16, RequestTimeout: 5 * time.Second,
 	}
 	for range n {
@@ -281,7 +280,7 @@ func TestClusterPassivationAtTheIdleBoundaryLosesNoRequest(t *testing.T) {
 	require.NoError(t, err)
 	f.cfg = actors.Config{
 		Rules: rules, Store: f.store, Passwords: &actorstest.Passwords{},
-		DummyHash: actorstest.Hash("dummy"), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		DummyHash: actorstest.Hash("dummy"), Logger: slog.New(slog.DiscardHandler),
 		Shards: 4, RequestTimeout: 5 * time.Second, IdleTimeout: time.Millisecond,
 	}
 	f.add(t)

@@ -155,7 +155,7 @@ func TestExpirySweepNotesExpiriesWhoseTimerDied(t *testing.T) {
 	reg := &actors.Registration{
 		ID: "01900000-0000-7000-8000-00000000051e", Email: "swept@example.com", PasswordHash: actorstest.Hash("pw"),
 		Status: actors.StatusPending, Generation: 1, CreatedAt: now.Add(-2 * time.Minute), UpdatedAt: now.Add(-2 * time.Minute),
-		Code: actors.Code{MAC: []byte("0123456789abcdef0123456789abcdef"), IssuedAt: now.Add(-2 * time.Minute), ExpiresAt: now.Add(-time.Minute)},
+		Code:    actors.Code{MAC: []byte("0123456789abcdef0123456789abcdef"), IssuedAt: now.Add(-2 * time.Minute), ExpiresAt: now.Add(-time.Minute)},
 		Version: 1,
 	}
 	require.NoError(t, store.Save(ctx, reg, nil))

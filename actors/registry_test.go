@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"runtime"
 	"strings"
@@ -41,7 +40,7 @@ func newHarness(t *testing.T, tune func(p *actors.Policy, c *actors.Config)) *ha
 		Store:          h.store,
 		Passwords:      h.passwords,
 		DummyHash:      actorstest.Hash("dummy password nobody has"),
-		Logger:         slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Logger:         slog.New(slog.DiscardHandler),
 		Shards:         4,
 		RequestTimeout: 5 * time.Second,
 	}

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -84,7 +83,7 @@ func (s *stack) events() *collected {
 	c := &collected{}
 	consumer, err := messaging.NewConsumer(messaging.ConsumerConfig{
 		Brokers: s.brokers, GroupID: testkit.Unique(s.t, "subscriber-"), Topic: s.prefix + "registration.events.v1",
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Logger: slog.New(slog.DiscardHandler),
 	})
 	require.NoError(s.t, err)
 	ctx, cancel := context.WithCancel(context.Background())

@@ -71,7 +71,7 @@ type options struct {
 
 func newEnv(t *testing.T, opts options) *env {
 	t.Helper()
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	logger := slog.New(slog.DiscardHandler)
 	h, err := password.NewHasher(password.Config{
 		Params:          password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32},
 		AllowWeakParams: true,

@@ -2,7 +2,6 @@ package mailer_test
 
 import (
 	"context"
-	"io"
 	"log/slog"
 	"sync"
 	"testing"
@@ -19,7 +18,7 @@ import (
 	registrationv1 "github.com/acme/registrar/protos/registration/v1"
 )
 
-var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+var quiet = slog.New(slog.DiscardHandler)
 
 // events captures published delivery events.
 type events struct {

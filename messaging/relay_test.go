@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -20,7 +19,7 @@ import (
 	registrationv1 "github.com/acme/registrar/protos/registration/v1"
 )
 
-var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+var quiet = slog.New(slog.DiscardHandler)
 
 // fill saves one registration per batch of messages so the store's outbox
 // holds them, in order.

@@ -303,7 +303,7 @@ func (p *Postgres) commitOutcome(ctx context.Context, xid string, commitErr erro
 		err := p.pool.QueryRow(rctx, `SELECT pg_xact_status($1::xid8)`, xid).Scan(&status)
 		switch {
 		case err != nil:
-			return fmt.Errorf("postgres: commit (outcome unknown: %v): %w", err, commitErr)
+			return fmt.Errorf("postgres: commit (outcome unknown: %w): %w", err, commitErr)
 		case status != nil && *status == "committed":
 			p.log.Info("a commit whose answer was lost went through", "commit_error", commitErr)
 			return nil

@@ -29,7 +29,7 @@ func TestAppWiring(t *testing.T) {
 		"MAIL_FROM=Registrar <no-reply@registrar.test>",
 	})
 	require.NoError(t, err)
-	app, err := newApp(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), io.Discard)
+	app, err := newApp(context.Background(), cfg, slog.New(slog.DiscardHandler), io.Discard)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -91,7 +90,7 @@ func TestEmbeddedKeyIsGeneratedOnceAndKept(t *testing.T) {
 	dir := t.TempDir()
 	cfg, err := config.Load[Config]([]string{"DATABASE_URL=sqlite:" + filepath.Join(dir, "db", "registrar.db")})
 	require.NoError(t, err)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	log := slog.New(slog.DiscardHandler)
 
 	first, err := codeKey(cfg, log)
 	require.NoError(t, err)

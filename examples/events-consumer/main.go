@@ -59,7 +59,7 @@ func consume(ctx context.Context, brokers []string, topic, group string, limit i
 		CommitInterval: 0,           // commit after handling
 		StartOffset:    kafka.FirstOffset,
 	})
-	defer r.Close()
+	defer func() { _ = r.Close() }() // leaving the group: nothing left to report to
 	for n := 0; limit == 0 || n < limit; n++ {
 		m, err := r.FetchMessage(ctx)
 		if errors.Is(err, context.Canceled) {

@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+var quiet = slog.New(slog.DiscardHandler)
 
 func TestServesProfilesUntilStopped(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")

@@ -170,7 +170,7 @@ func (m *mailpit) waitMessages(n int, d time.Duration) ([]mailed, error) {
 			return msgs, nil
 		}
 		if time.Now().After(deadline) {
-			return msgs, fmt.Errorf("mailpit holds %d emails after %s, want %d (err %v)", len(msgs), d, n, err)
+			return msgs, fmt.Errorf("mailpit holds %d emails after %s, want %d (err %w)", len(msgs), d, n, err)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}

@@ -133,7 +133,7 @@ func waitHTTP(ctx context.Context, url string, d time.Duration, p *proc) error {
 	deadline := time.Now().Add(d)
 	for time.Now().Before(deadline) {
 		if p != nil && !p.alive() {
-			return fmt.Errorf("%s exited: %v", p.name, p.err)
+			return fmt.Errorf("%s exited: %w", p.name, p.err)
 		}
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		if res, err := http.DefaultClient.Do(req); err == nil {

@@ -477,7 +477,7 @@ func (r *runner) overload(ctx context.Context, res *stackResult, smtp string) er
 func (r *runner) fullStack(ctx context.Context) (*stackResult, error) {
 	res := &stackResult{Name: "full stack (PostgreSQL, Kafka, separate mailer)"}
 	if out, err := exec.Command("./scripts/services.sh", "up").CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("services: %v\n%s", err, out)
+		return nil, fmt.Errorf("services: %w\n%s", err, out)
 	}
 	dbURL, brokers, dropDatabase, err := r.freshDatabase(ctx)
 	if err != nil {
@@ -552,7 +552,7 @@ func (r *runner) freshDatabase(ctx context.Context) (dbURL, brokers string, drop
 		if err != nil {
 			return err
 		}
-		defer conn.Close(ctx)
+		defer func() { _ = conn.Close(ctx) }()
 		_, err = conn.Exec(ctx, sql)
 		return err
 	}
