@@ -10,8 +10,8 @@ MAILPIT     := github.com/axllent/mailpit@v1.27.11
 
 ## build: bin/registrar and bin/mailer (pure Go, no cgo)
 build:
-	CGO_ENABLED=0 $(GO) build -trimpath -o bin/registrar ./cmd/registrar
-	CGO_ENABLED=0 $(GO) build -trimpath -o bin/mailer ./cmd/mailer
+	CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=auto -o bin/registrar ./cmd/registrar
+	CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=auto -o bin/mailer ./cmd/mailer
 
 ## run: the service on :8080 with embedded defaults (SQLite, in-process bus, emails printed)
 run: build

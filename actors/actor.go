@@ -98,12 +98,18 @@ func (a *registrationActor) Receive(ctx actor.Context) {
 		})
 	case *registrationv1.ExpireCode:
 		a.serve(ctx, msg.GetBudget(), func(c context.Context) *registrationv1.Reply {
-			a.expire(c, msg.GetGeneration())
-			return &registrationv1.Reply{Result: &registrationv1.Reply_Account{Account: &registrationv1.Account{}}}
+			if a.reg == nil || a.reg.Generation < msg.GetGeneration() {
+				a.loaded = false // the store knows a newer code than memory
+			}
+			noted := &registrationv1.Account{}
+			if a.expire(c, msg.GetGeneration()) {
+				noted.Id = a.reg.ID
+			}
+			return &registrationv1.Reply{Result: &registrationv1.Reply_Account{Account: noted}}
 		})
 	case *codeTimer:
 		c, cancel := context.WithTimeout(context.Background(), a.deps.storeTimeout)
-		a.expire(c, msg.generation)
+		_ = a.expire(c, msg.generation)
 		cancel()
 	case *passivationQuery:
 		if !a.deps.rules.ExpiryPending(a.reg) {
@@ -117,6 +123,7 @@ func (a *registrationActor) Receive(ctx actor.Context) {
 // unexecuted: its caller is about to give up. A panic is answered with 503
 // before the supervisor restarts the actor, which then reloads its state.
 func (a *registrationActor) serve(ctx actor.Context, budget *durationpb.Duration, handle func(context.Context) *registrationv1.Reply) {
+	defer a.deps.stats.inflight.Add(-1) // taken by the shard
 	b := budget.AsDuration()
 	if budget == nil || b <= 0 {
 		b = budgetFor(a.deps.requestTimeout)
@@ -128,7 +135,7 @@ func (a *registrationActor) serve(ctx actor.Context, budget *durationpb.Duration
 		ctx.Respond(unavailable())
 		return
 	}
-	c, cancel := context.WithDeadline(context.Background(), deadline)
+	c, cancel := context.WithDeadline(context.WithValue(context.Background(), commitGraceKey{}, replyMargin(b)/2), deadline)
 	defer cancel()
 	defer func() {
 		if p := recover(); p != nil {
@@ -171,7 +178,7 @@ func (a *registrationActor) authenticated(actx actor.Context, operation string, 
 			ch, err := a.deps.rules.Authenticate(cur, msg.GetSource(), now)
 			if err != nil {
 				a.logAuthentication(operation, cur, "throttled")
-				return outcome{Decision: Decision{Err: err}}, nil
+				return outcome{Decision: Decision{Err: err}, confirm: true}, nil
 			}
 			hash := ch.PasswordHash()
 			if hash == "" {
@@ -191,8 +198,8 @@ func (a *registrationActor) authenticated(actx actor.Context, operation string, 
 			default:
 				a.logAuthentication(operation, cur, "success")
 			}
-			if !ok {
-				return outcome{Decision: refused}, nil
+			if !ok { // an unknown email writes nothing: memory may be stale
+				return outcome{Decision: refused, confirm: refused.Next == nil}, nil
 			}
 			d, err := op(auth, now)
 			// The answer rests on a password checked against memory: if it
@@ -340,19 +347,19 @@ func (a *registrationActor) load(ctx context.Context) error {
 }
 
 // expire notes the expiry of the code of generation (its timer fired, or
-// the expiry sweep found the event missing). The stored expires_at is the
-// truth; this only records the expiry and emits its event, so the actor
-// can go idle.
-func (a *registrationActor) expire(ctx context.Context, generation int64) {
+// the expiry sweep found the event missing) and reports whether it did. The
+// stored expires_at is the truth; this only records the expiry and emits its
+// event, so the actor can go idle.
+func (a *registrationActor) expire(ctx context.Context, generation int64) bool {
 	for range maxConflicts {
 		if !a.loaded && a.load(ctx) != nil {
 			a.rearmLater()
-			return
+			return false
 		}
 		d := a.deps.rules.Expire(a.reg, generation, a.deps.now())
 		if d.Next == nil {
 			a.arm() // stale, or fired early (clock granularity): wait for the real expiry
-			return
+			return false
 		}
 		err := a.persist(ctx, d)
 		if errors.Is(err, ErrConflict) {
@@ -364,12 +371,13 @@ func (a *registrationActor) expire(ctx context.Context, generation int64) {
 			a.deps.logger.Warn("note code expiry", "user_id", a.reg.ID, "error", err)
 			a.loaded = false
 			a.rearmLater()
-			return
+			return false
 		}
 		a.reg = d.Next
 		a.deps.stats.committed(d.Events)
-		return
+		return true
 	}
+	return false
 }
 
 // arm keeps one timer for the outstanding code's expiry.

@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"context"
 	"strconv"
 	"strings"
 	"time"
@@ -24,6 +25,19 @@ import (
 // replyMargin is how much longer a caller waits than the budget it grants.
 func replyMargin(wait time.Duration) time.Duration {
 	return min(max(wait/10, 20*time.Millisecond), time.Second)
+}
+
+// commitGraceKey holds, in a command's context, its commit grace.
+type commitGraceKey struct{}
+
+// CommitGrace is how long past ctx's deadline a store may spend finding
+// out what became of a COMMIT whose answer was lost (Store.Save): what the
+// caller's margin leaves, or def for a context that is no command's.
+func CommitGrace(ctx context.Context, def time.Duration) time.Duration {
+	if d, ok := ctx.Value(commitGraceKey{}).(time.Duration); ok {
+		return d
+	}
+	return def
 }
 
 // budgetFor is the budget a caller willing to wait `wait` grants.

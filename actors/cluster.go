@@ -35,21 +35,43 @@ func joinCluster(system *actor.ActorSystem, cfg ClusterConfig, d *deps, logger *
 	if cfg.Provider == nil || cfg.Name == "" {
 		return nil, nil, errors.New("actors: a cluster needs a name and a provider")
 	}
-	kind := cluster.NewKind(shardKind, shardProps(d, -1))
+	kind := cluster.NewKind(shardKind, shardProps(d, -1, actor.WithReceiverMiddleware(keepShardAlive(d))))
 	c := cluster.New(system, cluster.Configure(cfg.Name, cfg.Provider, disthash.New(),
 		remote.Configure(cfg.Host, cfg.Port), cluster.WithKinds(kind)))
-	p := newClusterPlacement(c, logger, d.stats, cfg.Fenced)
+	p := newClusterPlacement(c, d.shards, logger, d.stats, cfg.Fenced)
 	d.placement = p // before any shard can start
 	if err := startMember(c); err != nil {
 		return nil, nil, err
 	}
 	probe, err := startMembershipProbe(c, p)
 	if err != nil {
+		c.Shutdown(false)
 		return nil, nil, fmt.Errorf("actors: membership probe: %w", err)
 	}
 	p.probe = probe
 	logger.Info("joined the cluster", "cluster", cfg.Name, "address", system.Address(), "member_id", system.ID)
 	return c, p, nil
+}
+
+// keepShardAlive drops the PoisonPill that disthash's placement actor sends
+// a shard when the topology gives it to another member: a stopping actor
+// drops what is queued behind its PoisonPill, and those commands would be
+// lost (their callers waiting their whole time for a 503). The shard stays
+// and answers REASON_MOVED (nothing done: the caller resends to the owner)
+// for as long as it does not own its index, and serves again if the index
+// comes back; at most ACTOR_SHARDS of them per member. The PoisonPill of a
+// member that leaves goes through.
+func keepShardAlive(d *deps) actor.ReceiverMiddleware {
+	return func(next actor.ReceiverFunc) actor.ReceiverFunc {
+		return func(c actor.ReceiverContext, env *actor.MessageEnvelope) {
+			if _, ok := env.Message.(*actor.PoisonPill); ok {
+				if cp, ok := d.placement.(*clusterPlacement); ok && !cp.draining.Load() {
+					return
+				}
+			}
+			next(c, env)
+		}
+	}
 }
 
 // startMember turns the panics of cluster.StartMember (a port in use, a

@@ -326,3 +326,53 @@ func TestClusterPassivationAtTheIdleBoundaryLosesNoRequest(t *testing.T) {
 	passivations := passivated()
 	t.Logf("%d requests through two members, %d passivations, %d replayed, 0 lost", requests.Load(), passivations, replayed())
 }
+
+// TestClusterGracefulLeaveAnswersWhatItCommits: a member that leaves while
+// one of its actors is committing a command waits for it, so the caller on
+// another member gets the answer of what was committed, not a 503.
+func TestClusterGracefulLeaveAnswersWhatItCommits(t *testing.T) {
+	t.Parallel()
+	hs := &hookedStore{Store: actorstest.NewStore()}
+	f := &fleet{store: hs.Store, agent: test.NewInMemAgent()}
+	rules, err := actors.NewRules(actors.DefaultPolicy(), []byte("0123456789abcdef0123456789abcdef"))
+	require.NoError(t, err)
+	f.cfg = actors.Config{Rules: rules, Store: hs, Passwords: &actorstest.Passwords{}, DummyHash: actorstest.Hash("dummy"),
+		Logger: slog.New(slog.DiscardHandler), Shards: 16, RequestTimeout: 5 * time.Second}
+	leaving, staying := f.add(t), f.add(t)
+	f.settle(t)
+	var email string // one whose actor lives on the leaving member
+	for i := 0; email == ""; i++ {
+		e := fmt.Sprintf("leave%d@example.com", i)
+		before := leaving.Stats().Actors
+		_, _ = staying.Describe(ctx, actors.Credentials{Email: e, Password: "x"})
+		if leaving.Stats().Actors > before {
+			email = e
+		}
+	}
+	saving, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	hs.onSave(func(_ context.Context, commit func() error) error {
+		once.Do(func() { close(saving); <-release })
+		return commit()
+	})
+	answered := make(chan error, 1)
+	go func() {
+		_, err := staying.Register(ctx, email, actorstest.Hash("pw"))
+		answered <- err
+	}()
+	<-saving
+	left := make(chan error, 1)
+	go func() { left <- leaving.Close(ctx) }()
+	select {
+	case err := <-answered:
+		t.Fatalf("answered while the commit was still running: %v", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	close(release)
+	require.NoError(t, <-answered, "the caller gets what was committed")
+	require.NoError(t, <-left)
+	_, err = hs.Store.Load(ctx, email)
+	require.NoError(t, err)
+	_, err = staying.Describe(ctx, actors.Credentials{Email: email, Password: "pw"})
+	assert.NoError(t, err, "the email is served by the member that stayed")
+}

@@ -35,7 +35,7 @@ func TestDeadLettersNeverLogPasswords(t *testing.T) {
 
 func TestRedactingHandlerKeepsPIDsErrorsAndScalars(t *testing.T) {
 	var out bytes.Buffer
-	log := slog.New(redactingHandler{slog.NewJSONHandler(&out, nil)})
+	log := slog.New(newRedactingHandler(slog.NewJSONHandler(&out, nil)))
 	pid := actor.NewPID("local", "shard/7")
 	log.With("m", &registrationv1.ResendCode{Password: secret}).Info("x",
 		"pid", pid, "error", errors.New("boom"), "n", 3,
@@ -47,4 +47,17 @@ func TestRedactingHandlerKeepsPIDsErrorsAndScalars(t *testing.T) {
 	assert.Contains(t, got, `"error":"boom"`)
 	assert.Contains(t, got, `"n":3`)
 	assert.Contains(t, got, `"inner":"*actor.MessageEnvelope"`)
+}
+
+func TestRoutineLibraryErrorsAreWarningsAtMostEvery30s(t *testing.T) {
+	var out bytes.Buffer
+	log := slog.New(newRedactingHandler(slog.NewJSONHandler(&out, nil)))
+	for range 100 {
+		log.Error("Bad connection to the node health status", "autoManMemberUrl", "http://peer:6330/_health")
+	}
+	log.Error("something else broke")
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	require.Len(t, lines, 2, "one line of the routine message, and the real error")
+	assert.Contains(t, lines[0], `"level":"WARN"`)
+	assert.Contains(t, lines[1], `"level":"ERROR"`)
 }

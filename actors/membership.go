@@ -1,8 +1,12 @@
 package actors
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -12,14 +16,20 @@ import (
 	registrationv1 "github.com/acme/registrar/protos/registration/v1"
 )
 
-// A member that the others dropped from the topology (it stopped answering
-// for a while: a long GC pause, a frozen VM, a partition) is blocked by them
-// for good, but protoactor never tells it: its own view still holds them
-// all, its open connections still carry its messages, and it goes on
-// activating shards the others have taken over. So every member asks the
-// others, every membershipProbe, whether they still count it; when for
-// fenceAfter a majority of its topology (itself included, as a yes) says no,
-// it fences itself and stops serving.
+// Protoactor blocks a member that left its topology for good (it stopped
+// answering for a while: a long pause, a frozen VM, a partition) and never
+// tells it: its own view still holds the others, its open connections still
+// carry its messages, and it goes on activating shards the others have
+// taken over. One member's block of another is never undone either, so a
+// partition that heals, or one failed health check, leaves members whose
+// views disagree for good. So every member asks every member it has seen,
+// every membershipProbe, for its view (the members of its topology and its
+// number of shards). When its own view is not the view most members hold
+// (a tie goes to the larger view: blocks only ever shrink views), it stops
+// owning shards at once, and if that lasts fenceAfter it fences itself and
+// exits, to come back with a new id that nobody has blocked. Views agree
+// again within a topology change's time, a second or two, in every healthy
+// cluster; a member that hears from nobody keeps its own view.
 
 const (
 	membershipActor = "registrar-membership"
@@ -27,21 +37,51 @@ const (
 	fenceAfter      = 10 * time.Second
 )
 
-// membershipResponder answers MembershipQuery from the member's own view.
-type membershipResponder struct {
-	cluster   *cluster.Cluster
-	placement *clusterPlacement
-}
+// membershipResponder answers MembershipQuery with this member's view.
+type membershipResponder struct{ placement *clusterPlacement }
 
 func (m *membershipResponder) Receive(ctx actor.Context) {
-	if q, ok := ctx.Message().(*registrationv1.MembershipQuery); ok {
-		id := q.GetMemberId()
-		member := m.placement.has(id) && !m.cluster.Remote.BlockList().IsBlocked(id)
-		ctx.Respond(&registrationv1.MembershipAnswer{Member: member})
+	if _, ok := ctx.Message().(*registrationv1.MembershipQuery); ok {
+		ctx.Respond(m.placement.view())
 	}
 }
 
-// membershipProbe runs until stop is called.
+// view is this member's view of the cluster.
+func (p *clusterPlacement) view() *registrationv1.MembershipAnswer {
+	ids := make([]string, 0, len(p.topology()))
+	for _, m := range p.topology() {
+		ids = append(ids, m.Id)
+	}
+	slices.Sort(ids)
+	return &registrationv1.MembershipAnswer{Members: ids, Shards: int32(p.shards)}
+}
+
+func viewKey(v *registrationv1.MembershipAnswer) string {
+	return fmt.Sprintf("%d|%s", v.GetShards(), strings.Join(v.GetMembers(), ","))
+}
+
+// prevailing returns the view most of views hold (ties: the larger view,
+// then none: ""), by key.
+func prevailing(views []*registrationv1.MembershipAnswer) string {
+	count, size := map[string]int{}, map[string]int{}
+	for _, v := range views {
+		k := viewKey(v)
+		count[k]++
+		size[k] = len(v.GetMembers())
+	}
+	keys := make([]string, 0, len(count))
+	for k := range count {
+		keys = append(keys, k)
+	}
+	rank := func(a, b string) int { return cmp.Or(cmp.Compare(count[a], count[b]), cmp.Compare(size[a], size[b])) }
+	slices.SortFunc(keys, func(a, b string) int { return rank(b, a) })
+	if len(keys) > 1 && rank(keys[0], keys[1]) == 0 {
+		return ""
+	}
+	return keys[0]
+}
+
+// membershipProber runs until stop is called.
 type membershipProber struct {
 	cancel context.CancelFunc
 	done   sync.WaitGroup
@@ -49,29 +89,38 @@ type membershipProber struct {
 
 func startMembershipProbe(c *cluster.Cluster, p *clusterPlacement) (*membershipProber, error) {
 	if _, err := c.ActorSystem.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor {
-		return &membershipResponder{cluster: c, placement: p}
+		return &membershipResponder{placement: p}
 	}), membershipActor); err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	m := &membershipProber{cancel: cancel}
 	m.done.Go(func() {
-		var outvotedSince time.Time
+		var since time.Time
+		outvotes := 0
 		for {
 			select {
 			case <-ctx.Done():
 				return
 			case <-time.After(membershipProbe):
 			}
-			if !outvoted(c, p.memberID(), p.topology()) {
-				outvotedSince = time.Time{}
+			if !p.outvoted() {
+				outvotes, since = 0, time.Time{}
+				if p.suspect.Swap(false) {
+					p.logger.Info("this member's view of the cluster agrees with the others' again")
+				}
 				continue
 			}
-			if outvotedSince.IsZero() {
-				outvotedSince = time.Now()
+			outvotes++
+			if since.IsZero() {
+				since = time.Now()
 			}
-			if time.Since(outvotedSince) >= fenceAfter {
-				p.fenceSelf(errors.New("a majority of the cluster no longer counts this member (it was dropped and blocked)"))
+			if outvotes == 2 && !p.suspect.Swap(true) {
+				p.logger.Warn("this member's view of the cluster is not the others': it owns no shard meanwhile")
+			}
+			if time.Since(since) >= fenceAfter {
+				p.fenceSelf(errors.New("this member's view of the cluster has not been the others' for " + fenceAfter.String() +
+					" (it was dropped and blocked, or blocked another member)"))
 				return
 			}
 		}
@@ -79,38 +128,31 @@ func startMembershipProbe(c *cluster.Cluster, p *clusterPlacement) (*membershipP
 	return m, nil
 }
 
-// outvoted asks the other members of this member's topology whether they
-// count it: true when the noes are at least the yeses, its own included.
-func outvoted(c *cluster.Cluster, self string, members []*cluster.Member) bool {
-	if self == "" {
-		return false
-	}
-	type vote struct{ yes, answered bool }
-	votes := make(chan vote, len(members))
-	n := 0
-	for _, m := range members {
-		if m.Id == self {
-			continue
-		}
-		n++
+// outvoted asks every member seen lately for its view, and reports whether
+// this member's view is not the prevailing one.
+func (p *clusterPlacement) outvoted() bool {
+	mine := p.view()
+	addrs := p.knownAddresses()
+	answers := make(chan *registrationv1.MembershipAnswer, len(addrs))
+	for _, addr := range addrs {
 		go func() {
-			res, err := c.ActorSystem.Root.RequestFuture(actor.NewPID(m.Address(), membershipActor),
-				&registrationv1.MembershipQuery{MemberId: self}, time.Second).Result()
-			a, ok := res.(*registrationv1.MembershipAnswer)
-			votes <- vote{yes: err == nil && ok && a.GetMember(), answered: err == nil && ok}
+			res, err := p.cluster.ActorSystem.Root.RequestFuture(actor.NewPID(addr, membershipActor),
+				&registrationv1.MembershipQuery{}, time.Second).Result()
+			a, _ := res.(*registrationv1.MembershipAnswer)
+			if err != nil {
+				a = nil
+			}
+			answers <- a
 		}()
 	}
-	yes, no := 1, 0
-	for range n {
-		v := <-votes
-		switch {
-		case v.yes:
-			yes++
-		case v.answered:
-			no++
+	views := []*registrationv1.MembershipAnswer{mine}
+	for range addrs {
+		if a := <-answers; a != nil {
+			views = append(views, a)
 		}
 	}
-	return no >= yes
+	winner := prevailing(views)
+	return winner != "" && winner != viewKey(mine)
 }
 
 func (m *membershipProber) stop() {

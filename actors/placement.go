@@ -80,6 +80,7 @@ var errNoOwner = errors.New("no cluster member owns the shard")
 // turns out dead.
 type clusterPlacement struct {
 	cluster *cluster.Cluster
+	shards  int
 	logger  *slog.Logger
 	stats   *stats
 	fenced  func(error)
@@ -88,20 +89,24 @@ type clusterPlacement struct {
 	rdv      *cluster.Rendezvous
 	count    int
 	cache    map[int]*actor.PID
-	current  []*cluster.Member        // the topology's members
-	addrs    map[string]bool          // members' addresses
-	watched  map[string]chan struct{} // closed when the address leaves
-	selfSeen bool                     // this member has been in a topology
-	selfID   string                   // this member's id in the topology
+	current  []*cluster.Member    // the topology's members
+	ids      map[string]string    // member id by address, in the topology
+	watched  map[string]*watch    // by address
+	known    map[string]time.Time // every address seen in a topology, and when last
+	selfSeen bool                 // this member has been in a topology
+	selfID   string               // this member's id in the topology
 
-	fence atomic.Bool
-	probe *membershipProber
+	fence    atomic.Bool // dropped: this member serves no more
+	draining atomic.Bool // leaving: its shards give up what they own
+	suspect  atomic.Bool // outvoted lately: its shards own nothing meanwhile
+	probe    *membershipProber
 }
 
-func newClusterPlacement(c *cluster.Cluster, logger *slog.Logger, st *stats, fenced func(error)) *clusterPlacement {
+func newClusterPlacement(c *cluster.Cluster, shards int, logger *slog.Logger, st *stats, fenced func(error)) *clusterPlacement {
 	p := &clusterPlacement{
-		cluster: c, logger: logger, stats: st, fenced: fenced,
-		rdv: cluster.NewRendezvous(), cache: map[int]*actor.PID{}, addrs: map[string]bool{}, watched: map[string]chan struct{}{},
+		cluster: c, shards: shards, logger: logger, stats: st, fenced: fenced,
+		rdv: cluster.NewRendezvous(), cache: map[int]*actor.PID{}, ids: map[string]string{},
+		watched: map[string]*watch{}, known: map[string]time.Time{},
 	}
 	c.ActorSystem.EventStream.Subscribe(func(evt any) {
 		if t, ok := evt.(*cluster.ClusterTopology); ok {
@@ -130,13 +135,15 @@ func (p *clusterPlacement) onTopology(t *cluster.ClusterTopology) {
 	p.count = len(t.Members)
 	clear(p.cache)
 	p.current = slices.Clone(t.Members)
-	clear(p.addrs)
+	clear(p.ids)
+	now := time.Now()
 	for _, m := range t.Members {
-		p.addrs[m.Address()] = true
+		p.ids[m.Address()] = m.Id
+		p.known[m.Address()] = now
 	}
-	for addr, ch := range p.watched {
-		if !p.addrs[addr] {
-			close(ch)
+	for addr, w := range p.watched {
+		if p.ids[addr] != w.id { // gone, or another incarnation at the address
+			close(w.ch)
 			delete(p.watched, addr)
 		}
 	}
@@ -172,7 +179,24 @@ func (p *clusterPlacement) owner(shard int) string {
 }
 
 func (p *clusterPlacement) owns(shard int) bool {
-	return !p.fence.Load() && p.owner(shard) == p.cluster.ActorSystem.Address()
+	if p.fence.Load() || p.draining.Load() || p.suspect.Load() {
+		return false
+	}
+	return p.owner(shard) == p.cluster.ActorSystem.Address()
+}
+
+// ready reports whether this member serves: it has seen itself in a
+// topology and is neither fenced nor leaving.
+func (p *clusterPlacement) ready() error {
+	switch {
+	case p.fence.Load():
+		return errors.New("this cluster member was dropped from the cluster")
+	case p.draining.Load():
+		return errors.New("this cluster member is leaving")
+	case p.memberID() == "":
+		return errors.New("this cluster member has not joined the topology yet")
+	}
+	return nil
 }
 
 // memberID is this member's id in the topology ("" before it is in one).
@@ -180,13 +204,6 @@ func (p *clusterPlacement) memberID() string {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	return p.selfID
-}
-
-// has reports whether the member id is in this member's view.
-func (p *clusterPlacement) has(id string) bool {
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	return slices.ContainsFunc(p.current, func(m *cluster.Member) bool { return m.Id == id })
 }
 
 // topology is this member's view of the members.
@@ -242,22 +259,57 @@ func (p *clusterPlacement) owner0(shard int) string {
 // closed is a channel that is closed.
 var closed = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
+// watch is closed when the member incarnation id leaves the topology.
+type watch struct {
+	id string
+	ch chan struct{}
+}
+
 func (p *clusterPlacement) gone(address string) <-chan struct{} {
 	if address == p.cluster.ActorSystem.Address() {
 		return nil // this member does not leave under its own callers
 	}
+	p.mu.RLock()
+	w := p.watched[address]
+	p.mu.RUnlock()
+	if w != nil {
+		return w.ch
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if !p.addrs[address] {
+	id, ok := p.ids[address]
+	if !ok {
 		return closed
 	}
-	ch := p.watched[address]
-	if ch == nil {
-		ch = make(chan struct{})
-		p.watched[address] = ch
+	if w = p.watched[address]; w == nil {
+		w = &watch{id: id, ch: make(chan struct{})}
+		p.watched[address] = w
 	}
-	return ch
+	return w.ch
 }
+
+// knownAddresses are the addresses of every member seen in a topology in
+// the last knownFor, this one's excluded: the members to compare views
+// with, even those this member's own view dropped.
+func (p *clusterPlacement) knownAddresses() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	self := p.cluster.ActorSystem.Address()
+	var out []string
+	for addr, seen := range p.known {
+		switch {
+		case time.Since(seen) > knownFor:
+			delete(p.known, addr)
+		case addr != self:
+			out = append(out, addr)
+		}
+	}
+	return out
+}
+
+// knownFor is how long a member that left the topology is still asked for
+// its view (a partition heals, a block is found out).
+const knownFor = 10 * time.Minute
 
 func (p *clusterPlacement) forget(shard int, pid *actor.PID) {
 	p.mu.Lock()

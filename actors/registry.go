@@ -83,7 +83,10 @@ type stats struct {
 	conflicts    atomic.Int64
 	retries      atomic.Int64
 	expirySweeps atomic.Int64
-	events       map[string]*atomic.Int64 // committed events by type (eventTypes)
+	// inflight counts the commands a shard of this member took that are not
+	// answered yet (a leaving member waits for none to be left).
+	inflight atomic.Int64
+	events   map[string]*atomic.Int64 // committed events by type (eventTypes)
 }
 
 func newStats() *stats {
@@ -217,7 +220,7 @@ func NewRegistry(cfg Config) (*Registry, error) {
 func newActorSystem(logger *slog.Logger) *actor.ActorSystem {
 	return actor.NewActorSystem(
 		actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
-			return slog.New(redactingHandler{logger.Handler()}).With("component", "protoactor")
+			return slog.New(newRedactingHandler(logger.Handler())).With("component", "protoactor")
 		}),
 		// A dead-lettered request is a caller that timed out, or a shard that
 		// moved (the caller retries): the log line would add nothing but noise.
@@ -275,12 +278,13 @@ func (r *Registry) Describe(ctx context.Context, c Credentials) (Account, error)
 	})
 }
 
-// expireCode asks the email's actor to note the expiry of a generation.
-func (r *Registry) expireCode(ctx context.Context, email string, generation int64) error {
-	_, err := r.request(ctx, email, func(budget *durationpb.Duration) proto.Message {
+// expireCode asks the email's actor to note the expiry of a generation, and
+// reports whether this noted it (not the actor's own timer, or nobody).
+func (r *Registry) expireCode(ctx context.Context, email string, generation int64) (bool, error) {
+	acc, err := r.request(ctx, email, func(budget *durationpb.Duration) proto.Message {
 		return &registrationv1.ExpireCode{Email: email, Generation: generation, Budget: budget}
 	})
-	return err
+	return acc.ID != "", err
 }
 
 // maxRetryPause bounds the pause between two sends of one command.
@@ -296,7 +300,7 @@ const maxRetryPause = 200 * time.Millisecond
 // while time is left. A send that got no answer in time is not retried: it
 // may have been carried out.
 func (r *Registry) request(ctx context.Context, email string, build func(*durationpb.Duration) proto.Message) (Account, error) {
-	if r.closed.Load() {
+	if r.closed.Load() || r.fenced() {
 		return Account{}, reject(ErrUnavailable, time.Second)
 	}
 	wait := r.timeout
@@ -306,20 +310,27 @@ func (r *Registry) request(ctx context.Context, email string, build func(*durati
 	deadline := time.Now().Add(wait)
 	shard := shardOf(email, r.shards)
 	pause := 5 * time.Millisecond
-	for attempt := 0; ; attempt++ {
-		left := time.Until(deadline)
-		budget := budgetFor(left)
-		if budget <= 0 || ctx.Err() != nil {
+	for resend := false; ; resend = true {
+		if budgetFor(time.Until(deadline)) <= 0 || ctx.Err() != nil {
 			return Account{}, reject(ErrUnavailable, time.Second)
 		}
-		if attempt > 0 {
-			r.stats.retries.Add(1)
-		}
-		pid, err := r.placement.pid(shard, budget/2)
+		pid, err := r.placement.pid(shard, budgetFor(time.Until(deadline))/2)
 		if err != nil {
 			r.logger.Debug("no owner for a shard yet", "shard", shard, "error", err)
 			pause = r.pauseBefore(deadline, pause)
 			continue
+		}
+		// The time left after the lookup, which may have waited.
+		left := time.Until(deadline)
+		budget := budgetFor(left)
+		if pid.Address != r.system.Address() {
+			budget = left - max(replyMargin(left), remoteMargin) // and the network both ways
+		}
+		if budget <= 0 {
+			return Account{}, reject(ErrUnavailable, time.Second)
+		}
+		if resend {
+			r.stats.retries.Add(1)
 		}
 		res, err := r.await(r.system.Root.RequestFuture(pid, build(durationpb.New(budget)), left), pid)
 		if errors.Is(err, errMemberGone) {
@@ -350,6 +361,10 @@ func (r *Registry) request(ctx context.Context, email string, build func(*durati
 		return acc, err
 	}
 }
+
+// remoteMargin is the least margin of a command sent to another member:
+// time for it to cross the network and its answer to come back.
+const remoteMargin = 100 * time.Millisecond
 
 // errMemberGone: the member that had the command left the cluster before it
 // answered.
@@ -402,14 +417,36 @@ func (s *stats) eventCounts() map[string]int64 {
 	return out
 }
 
-// Ready reports whether the registry serves: not once closed, nor once this
-// cluster member is fenced.
+// drain makes this member's shards give up what they own (commands get
+// REASON_MOVED and go to the next owner) and waits until every command its
+// actors took is answered: only then may it leave the cluster, or the other
+// members would answer 503 to commands it is still committing.
+func (r *Registry) drain(ctx context.Context) error {
+	r.placement.(*clusterPlacement).draining.Store(true)
+	for r.stats.inflight.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("drain the shards: %w", ctx.Err())
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// fenced reports whether this member was dropped from its cluster.
+func (r *Registry) fenced() bool {
+	cp, ok := r.placement.(*clusterPlacement)
+	return ok && cp.fence.Load()
+}
+
+// Ready reports whether the registry serves: not once closed; in a cluster,
+// once this member is in the topology, until it leaves or is fenced.
 func (r *Registry) Ready(context.Context) error {
 	if r.closed.Load() {
 		return errors.New("the registration actors are stopped")
 	}
-	if cp, ok := r.placement.(*clusterPlacement); ok && cp.fence.Load() {
-		return errors.New("this cluster member was dropped from the cluster")
+	if cp, ok := r.placement.(*clusterPlacement); ok {
+		return cp.ready()
 	}
 	return nil
 }
@@ -441,7 +478,7 @@ func (r *Registry) Close(ctx context.Context) error {
 	r.sweep.stop()
 	var errs []error
 	if r.cluster != nil {
-		errs = append(errs, leaveCluster(ctx, r.cluster, r.placement.(*clusterPlacement)))
+		errs = append(errs, r.drain(ctx), leaveCluster(ctx, r.cluster, r.placement.(*clusterPlacement)))
 	} else {
 		futures := make([]actor.Future, 0, len(r.local))
 		for _, pid := range r.local {

@@ -57,10 +57,10 @@ type child struct {
 
 // shardProps are the props of shard index (-1: a grain, which reads its
 // index from its cluster identity).
-func shardProps(d *deps, index int) *actor.Props {
+func shardProps(d *deps, index int, opts ...actor.PropsOption) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor {
 		return &shard{deps: d, index: index, children: map[string]*child{}, emails: map[string]string{}}
-	}, withArrivals())
+	}, append(opts, withArrivals())...)
 }
 
 func (s *shard) Receive(ctx actor.Context) {
@@ -109,6 +109,7 @@ func (s *shard) release(ctx actor.Context) {
 		ctx.Poison(c.pid)
 		for _, b := range c.buffered { // never forwarded: the caller retries elsewhere
 			ctx.Send(b.Sender, rejection(errMoved))
+			s.deps.stats.inflight.Add(-1)
 		}
 		delete(s.emails, c.pid.Id)
 		delete(s.children, email)
@@ -116,6 +117,7 @@ func (s *shard) release(ctx actor.Context) {
 }
 
 func (s *shard) route(ctx actor.Context, email string) {
+	s.deps.stats.inflight.Add(1) // until its actor answers
 	c := s.children[email]
 	if c == nil {
 		c = s.spawn(ctx, email)

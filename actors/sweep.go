@@ -50,9 +50,10 @@ func (s *expirySweep) once(ctx context.Context, r *Registry, src ExpiredCodes, l
 		}
 		for _, c := range codes {
 			rctx, cancel := context.WithTimeout(ctx, r.timeout)
-			if err := r.expireCode(rctx, c.Email, c.Generation); err != nil {
+			switch noted, err := r.expireCode(rctx, c.Email, c.Generation); {
+			case err != nil:
 				logger.Warn("expiry sweep: note an expiry", "error", err) // claimed again after the lease
-			} else {
+			case noted:
 				r.stats.expirySweeps.Add(1)
 			}
 			cancel()

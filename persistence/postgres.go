@@ -286,7 +286,8 @@ func (p *Postgres) Save(ctx context.Context, reg *actors.Registration, msgs []*r
 }
 
 // commitGrace bounds how long past the caller's deadline Save spends
-// finding out what became of a COMMIT whose answer was lost.
+// finding out what became of a COMMIT whose answer was lost, when the
+// command's context does not say (actors.CommitGrace).
 const commitGrace = 250 * time.Millisecond
 
 // commitOutcome finds out whether the transaction xid committed after its
@@ -296,7 +297,12 @@ const commitGrace = 250 * time.Millisecond
 // of the row could run before the commit becomes visible). nil means it
 // committed.
 func (p *Postgres) commitOutcome(ctx context.Context, xid string, commitErr error) error {
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitGrace)
+	grace := actors.CommitGrace(ctx, commitGrace)
+	deadline, ok := ctx.Deadline()
+	if !ok || time.Until(deadline) < 0 {
+		deadline = time.Now()
+	}
+	rctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), deadline.Add(grace))
 	defer cancel()
 	for {
 		var status *string

@@ -47,6 +47,11 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer)
 			a.Close()
 		}
 	}()
+	// The address first: a wrong one must stop the start before anything is
+	// changed (migrations).
+	if a.listener, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
+		return nil, fmt.Errorf("listen on MAILER_HTTP_ADDR %s: %w", cfg.HTTPAddr, err)
+	}
 	a.deliveries, err = persistence.OpenMailDeliveries(ctx, persistence.PostgresConfig{URL: cfg.DatabaseURL, Logger: log, MaxConns: 4})
 	if err != nil {
 		return nil, err
@@ -87,10 +92,6 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer)
 	}
 	registerConsumerStats(metrics, a.consumers)
 	a.http = &http.Server{Handler: a.routes(metrics, admin), ReadHeaderTimeout: 5 * time.Second}
-	a.listener, err = net.Listen("tcp", cfg.HTTPAddr)
-	if err != nil {
-		return nil, fmt.Errorf("listen on MAILER_HTTP_ADDR %s: %w", cfg.HTTPAddr, err)
-	}
 	if a.profiling, err = profiling.Start(cfg.PprofAddr, log); err != nil {
 		return nil, err
 	}

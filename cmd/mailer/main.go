@@ -7,12 +7,21 @@ package main
 import (
 	"context"
 	"io"
+	"reflect"
 
 	"github.com/acme/registrar/internal/config"
 	"github.com/acme/registrar/internal/daemon"
 )
 
-func main() { daemon.Main("mailer", "MAILER_HTTP_ADDR", ":8081", run) }
+func main() { daemon.Main(binary) }
+
+var binary = daemon.Binary{
+	Name:    "mailer",
+	Summary: "sends the verification emails the registrar publishes on Kafka (the private mail topic)",
+	AddrVar: "MAILER_HTTP_ADDR", DefaultAddr: ":8081",
+	Config: reflect.TypeFor[Config](),
+	Run:    run,
+}
 
 // run is the binary (daemon.Run).
 func run(ctx context.Context, environ []string, stdout, stderr io.Writer) error {

@@ -65,6 +65,11 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, mailOut io.Writer
 			a.Close()
 		}
 	}()
+	// The address first: a wrong one must stop the start before anything is
+	// changed on disk (migrations, a generated key).
+	if a.listener, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
+		return nil, fmt.Errorf("listen on HTTP_ADDR %s: %w", cfg.HTTPAddr, err)
+	}
 	var limiter gateway.RateLimiter
 	if cfg.postgres {
 		pg, err := persistence.OpenPostgres(ctx, persistence.PostgresConfig{URL: cfg.DatabaseURL, Logger: log, MaxConns: cfg.DatabaseMaxConns})
@@ -142,10 +147,6 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, mailOut io.Writer
 		return nil, err
 	}
 	registerStats(metrics, a.registry, hasher, a.relay, a.store)
-	a.listener, err = net.Listen("tcp", cfg.HTTPAddr)
-	if err != nil {
-		return nil, fmt.Errorf("listen on HTTP_ADDR %s: %w", cfg.HTTPAddr, err)
-	}
 	stopProfiling, err := profiling.Start(cfg.PprofAddr, log)
 	if err != nil {
 		return nil, err

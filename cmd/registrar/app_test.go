@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -81,4 +82,15 @@ func TestAppWiring(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("Run did not return after its context ended")
 	}
+}
+
+func TestABadAddressChangesNothingOnDisk(t *testing.T) {
+	dir := t.TempDir()
+	cfg, err := config.Load[Config]([]string{"HTTP_ADDR=256.1.1.1:99999", "DATABASE_URL=sqlite:" + filepath.Join(dir, "registrar.db")})
+	require.NoError(t, err)
+	_, err = newApp(context.Background(), cfg, slog.New(slog.DiscardHandler), io.Discard)
+	require.ErrorContains(t, err, "HTTP_ADDR")
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	assert.Empty(t, entries, "no database, no key file")
 }

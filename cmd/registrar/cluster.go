@@ -73,10 +73,17 @@ func (c *Cluster) Validate(errs *config.Errors, postgres bool) {
 		if len(c.Peers) == 0 {
 			errs.Add("CLUSTER_PEERS", "automanaged needs host:port of every member's discovery endpoint, this one's included")
 		}
+		self := false
 		for _, peer := range c.Peers {
-			if h, p, err := net.SplitHostPort(strings.TrimSpace(peer)); err != nil || h == "" || p == "" {
+			h, p, err := net.SplitHostPort(strings.TrimSpace(peer))
+			if err != nil || h == "" || p == "" {
 				errs.Add("CLUSTER_PEERS", "%q is not host:port", peer)
+				continue
 			}
+			self = self || p == strconv.Itoa(c.DiscoveryPort)
+		}
+		if len(c.Peers) > 0 && c.DiscoveryPort > 0 && !self {
+			errs.Add("CLUSTER_PEERS", "must list this member's own discovery endpoint too (port %d): it finds itself in the topology that way", c.DiscoveryPort)
 		}
 	case "etcd":
 		if len(c.EtcdEndpoints) == 0 {

@@ -87,10 +87,7 @@ func (c *Config) Validate() error {
 	c.Kafka.Validate(&errs)
 	c.Mail.Validate(&errs)
 	c.Log.Validate(&errs)
-	policy := c.policy()
-	if err := policy.Validate(); err != nil {
-		errs.Add("CODE_TTL, CODE_MAX_ATTEMPTS, CODE_RESEND_COOLDOWN, CODE_HOURLY_LIMIT, ACCOUNT_FAILURE_LIMIT, ACCOUNT_FAILURE_WINDOW", "%v", err)
-	}
+	c.validatePolicy(&errs)
 	if c.RateLimitPerIP < 0 {
 		errs.Add("RATE_LIMIT_PER_IP", "must be 0 (off) or more, got %d", c.RateLimitPerIP)
 	}
@@ -162,6 +159,29 @@ func parseHashParams(s string) (password.Params, error) {
 	}
 	p.Memory, p.Time, p.Threads = m, t, uint8(threads)
 	return p, nil
+}
+
+// validatePolicy names the variable of each value out of range (the rules
+// check the policy again when they start, with the same limits).
+func (c *Config) validatePolicy(errs *config.Errors) {
+	if c.CodeTTL <= 0 {
+		errs.Add("CODE_TTL", "must be positive, got %s", c.CodeTTL)
+	}
+	if c.CodeMaxAttempts < 1 {
+		errs.Add("CODE_MAX_ATTEMPTS", "must be at least 1, got %d", c.CodeMaxAttempts)
+	}
+	if c.CodeResendCooldown < 0 {
+		errs.Add("CODE_RESEND_COOLDOWN", "must not be negative, got %s", c.CodeResendCooldown)
+	}
+	if c.CodeHourlyLimit < 1 || c.CodeHourlyLimit > 100 {
+		errs.Add("CODE_HOURLY_LIMIT", "must be within 1..100, got %d", c.CodeHourlyLimit)
+	}
+	if c.AccountFailureLimit < 1 || c.AccountFailureLimit > actors.MaxFailureLimit {
+		errs.Add("ACCOUNT_FAILURE_LIMIT", "must be within 1..%d, got %d", actors.MaxFailureLimit, c.AccountFailureLimit)
+	}
+	if c.AccountFailureWindow <= 0 {
+		errs.Add("ACCOUNT_FAILURE_WINDOW", "must be positive, got %s", c.AccountFailureWindow)
+	}
 }
 
 func (c *Config) policy() actors.Policy {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -142,6 +143,7 @@ func TestClusterSettings(t *testing.T) {
 			{with("CLUSTER_PROVIDER=automanaged", "CLUSTER_PEERS=a:6330"), "CLUSTER_DISCOVERY_PORT"},
 			{with("CLUSTER_PROVIDER=automanaged", "CLUSTER_DISCOVERY_PORT=6330"), "CLUSTER_PEERS"},
 			{with("CLUSTER_PROVIDER=automanaged", "CLUSTER_DISCOVERY_PORT=6330", "CLUSTER_PEERS=nohost"), "CLUSTER_PEERS"},
+			{with("CLUSTER_PROVIDER=automanaged", "CLUSTER_DISCOVERY_PORT=6330", "CLUSTER_PEERS=a:6331,b:6332"), "CLUSTER_PEERS"},
 			{with("CLUSTER_PROVIDER=etcd"), "ETCD_ENDPOINTS"},
 			{with("CLUSTER_PROVIDER=etcd", "ETCD_ENDPOINTS=etcd:2379"), "ETCD_ENDPOINTS"},
 			{with("CLUSTER_PROVIDER=etcd", "ETCD_ENDPOINTS=http://etcd:2379", "CLUSTER_ADDR=0.0.0.0:4000"), "CLUSTER_ADDR"},
@@ -164,4 +166,15 @@ func TestClusterSettings(t *testing.T) {
 		assert.Equal(t, 4000, cc.Port)
 		assert.NotNil(t, cc.Provider)
 	})
+}
+
+func TestHelpListsEveryVariableOfTheContract(t *testing.T) {
+	var out, errs strings.Builder
+	require.Equal(t, 0, binary.Main(context.Background(), []string{"--help"}, nil, &out, &errs))
+	for _, v := range []string{"HTTP_ADDR", "DATABASE_URL", "KAFKA_BROKERS", "SMTP_URL", "MAIL_FROM", "CODE_TTL",
+		"CODE_MAX_ATTEMPTS", "CODE_RESEND_COOLDOWN", "ACCOUNT_FAILURE_LIMIT", "ACCOUNT_FAILURE_WINDOW", "RATE_LIMIT_PER_IP",
+		"CLUSTER_PROVIDER", "CLUSTER_NAME", "CLUSTER_ADDR", "CLUSTER_DISCOVERY_PORT", "CLUSTER_PEERS", "ETCD_ENDPOINTS"} {
+		assert.Contains(t, out.String(), v)
+	}
+	assert.Contains(t, out.String(), "sqlite:data/registrar.db")
 }

@@ -8,15 +8,22 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"reflect"
 	"strings"
 
 	"github.com/acme/registrar/internal/config"
 	"github.com/acme/registrar/internal/daemon"
 )
 
-func main() {
-	daemon.KeepFreedMemory()
-	daemon.Main("registrar", "HTTP_ADDR", ":8080", run)
+func main() { daemon.Main(binary) }
+
+var binary = daemon.Binary{
+	Name:    "registrar",
+	Summary: "the registration API (HTTP gateway, registration actors, outbox relay; without KAFKA_BROKERS also the mailer)",
+	AddrVar: "HTTP_ADDR", DefaultAddr: ":8080",
+	Config:  reflect.TypeFor[Config](),
+	Prepare: daemon.KeepFreedMemory,
+	Run:     run,
 }
 
 // run is the binary (daemon.Run).

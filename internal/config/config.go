@@ -56,12 +56,27 @@ func parseErrors(err error, t reflect.Type) error {
 	for _, e := range agg.Errors {
 		var pe env.ParseError
 		if errors.As(e, &pe) {
-			errs = append(errs, fmt.Errorf("%s: not a valid %s", vars[pe.Name], pe.Type))
+			errs = append(errs, fmt.Errorf("%s: %s", vars[pe.Name], expected(pe.Type)))
 			continue
 		}
 		errs = append(errs, e)
 	}
 	return errors.Join(errs...)
+}
+
+// expected says what a value of type t looks like.
+func expected(t reflect.Type) string {
+	switch {
+	case t == reflect.TypeFor[time.Duration]():
+		return "must be a duration such as 60s, 2m or 1h30m"
+	case t.Kind() == reflect.Bool:
+		return "must be true or false"
+	case t.Kind() >= reflect.Int && t.Kind() <= reflect.Uint64:
+		return "must be a whole number"
+	case t.Kind() == reflect.Slice:
+		return "must be a comma-separated list of " + expected(t.Elem())[len("must be "):]
+	}
+	return "is not a valid " + t.String()
 }
 
 func collectTags(t reflect.Type, into map[string]string) {
@@ -73,6 +88,27 @@ func collectTags(t reflect.Type, into map[string]string) {
 		}
 		into[f.Name] = f.Tag.Get("env")
 	}
+}
+
+// Variable is one environment variable of a configuration.
+type Variable struct{ Name, Default string }
+
+// Variables lists the variables a configuration type (a struct with env
+// tags, nested structs included) reads, in field order.
+func Variables(t reflect.Type) []Variable {
+	var out []Variable
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if f.Type.Kind() == reflect.Struct && f.Tag.Get("env") == "" && f.Type != reflect.TypeFor[time.Time]() {
+			out = append(out, Variables(f.Type)...)
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("env"), ",")
+		if name != "" {
+			out = append(out, Variable{Name: name, Default: f.Tag.Get("envDefault")})
+		}
+	}
+	return out
 }
 
 // Errors collects validation errors, each naming its variable.

@@ -500,12 +500,13 @@ func (x *ExpireCode) GetBudget() *durationpb.Duration {
 	return nil
 }
 
-// MembershipQuery asks another member whether it counts the asking member
-// (member_id) in its cluster topology. Protoactor blocks a member it dropped
-// for good without telling it; the answers tell it (see actors/membership.go).
+// MembershipQuery asks another member for its view of the cluster.
+// Protoactor blocks a member it dropped for good, without telling it, and
+// one member's block of another is never undone: views that disagree for
+// longer than a topology change takes tell a member it must restart (see
+// actors/membership.go).
 type MembershipQuery struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	MemberId      string                 `protobuf:"bytes,1,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -540,16 +541,12 @@ func (*MembershipQuery) Descriptor() ([]byte, []int) {
 	return file_registration_v1_actor_proto_rawDescGZIP(), []int{5}
 }
 
-func (x *MembershipQuery) GetMemberId() string {
-	if x != nil {
-		return x.MemberId
-	}
-	return ""
-}
-
+// MembershipAnswer is a member's view: the ids of the members in its
+// topology, sorted, and its number of shards.
 type MembershipAnswer struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Member        bool                   `protobuf:"varint,1,opt,name=member,proto3" json:"member,omitempty"`
+	Members       []string               `protobuf:"bytes,1,rep,name=members,proto3" json:"members,omitempty"`
+	Shards        int32                  `protobuf:"varint,2,opt,name=shards,proto3" json:"shards,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -584,11 +581,18 @@ func (*MembershipAnswer) Descriptor() ([]byte, []int) {
 	return file_registration_v1_actor_proto_rawDescGZIP(), []int{6}
 }
 
-func (x *MembershipAnswer) GetMember() bool {
+func (x *MembershipAnswer) GetMembers() []string {
 	if x != nil {
-		return x.Member
+		return x.Members
 	}
-	return false
+	return nil
+}
+
+func (x *MembershipAnswer) GetShards() int32 {
+	if x != nil {
+		return x.Shards
+	}
+	return 0
 }
 
 // Account is the caller's view of a registration. It never carries the
@@ -863,11 +867,11 @@ const file_registration_v1_actor_proto_rawDesc = "" +
 	"\n" +
 	"generation\x18\x02 \x01(\x03R\n" +
 	"generation\x121\n" +
-	"\x06budget\x18\x0e \x01(\v2\x19.google.protobuf.DurationR\x06budget\".\n" +
-	"\x0fMembershipQuery\x12\x1b\n" +
-	"\tmember_id\x18\x01 \x01(\tR\bmemberId\"*\n" +
-	"\x10MembershipAnswer\x12\x16\n" +
-	"\x06member\x18\x01 \x01(\bR\x06member\"\xf1\x02\n" +
+	"\x06budget\x18\x0e \x01(\v2\x19.google.protobuf.DurationR\x06budget\"\x11\n" +
+	"\x0fMembershipQuery\"D\n" +
+	"\x10MembershipAnswer\x12\x18\n" +
+	"\amembers\x18\x01 \x03(\tR\amembers\x12\x16\n" +
+	"\x06shards\x18\x02 \x01(\x05R\x06shards\"\xf1\x02\n" +
 	"\aAccount\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
 	"\x05email\x18\x02 \x01(\tR\x05email\x126\n" +
