@@ -53,7 +53,7 @@ func TestRoutineLibraryErrorsAreWarningsAtMostEvery30s(t *testing.T) {
 	var out bytes.Buffer
 	log := slog.New(newRedactingHandler(slog.NewJSONHandler(&out, nil)))
 	for range 100 {
-		log.Error("Bad connection to the node health status", "autoManMemberUrl", "http://peer:6330/_health")
+		log.Error("Bad connection to the node health status", "url", "http://peer:6330/_health")
 	}
 	log.Error("something else broke")
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
