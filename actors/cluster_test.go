@@ -217,7 +217,7 @@ func mailsTo(t *testing.T, s *actorstest.Store, addr string) []string {
 	t.Helper()
 	var out []string
 	for _, env := range s.Pending() {
-		if env.GetTopic() != actors.MailTopic {
+		if env.GetTopic() != registrationv1.MailTopic {
 			continue
 		}
 		var m registrationv1.VerificationEmail

@@ -166,10 +166,40 @@ func TestExpirySweepNotesExpiriesWhoseTimerDied(t *testing.T) {
 	h.store = store
 	require.Eventually(t, func() bool { return h.events("registration.v1.VerificationCodeExpired") == 1 },
 		5*time.Second, 10*time.Millisecond, "the sweep noted the expiry")
-	assert.Equal(t, int64(1), h.reg.Stats().ExpiriesSwept)
 	time.Sleep(200 * time.Millisecond) // several more sweeps
 	assert.Equal(t, 1, h.events("registration.v1.VerificationCodeExpired"), "noted once")
 	row, err := store.Load(ctx, "swept@example.com")
 	require.NoError(t, err)
 	assert.True(t, row.Code.ExpiryNoted)
+}
+
+// TestExpirySweepReachesAnActorWithStaleMemory: an actor that holds an older
+// generation than the store (another member issued the newer code, then
+// died with its timer) is told by the sweep, reloads and notes the expiry.
+func TestExpirySweepReachesAnActorWithStaleMemory(t *testing.T) {
+	store := actorstest.NewStore()
+	h := newHarness(t, func(_ *actors.Policy, c *actors.Config) {
+		c.Store, c.Expired, c.Now = store, store, time.Now
+		c.ExpirySweep = 50 * time.Millisecond
+	})
+	h.store = store
+	const email = "stale-gen@example.com"
+	_, err := h.reg.Register(ctx, email, actorstest.Hash("pw"))
+	require.NoError(t, err)
+	require.Equal(t, int64(1), h.reg.Stats().Actors, "its actor holds generation 1, its timer a minute away")
+
+	// Another member issued generation 2 and died before it expired.
+	row, err := store.Load(ctx, email)
+	require.NoError(t, err)
+	next := row.Clone()
+	next.Generation, next.Version = 2, row.Version+1
+	next.Code.IssuedAt, next.Code.ExpiresAt = time.Now().Add(-2*time.Minute), time.Now().Add(-time.Minute)
+	require.NoError(t, store.Save(ctx, next, nil))
+
+	require.Eventually(t, func() bool { return h.reg.Stats().ExpiriesSwept == 1 }, 5*time.Second, 10*time.Millisecond,
+		"the sweep's command made the actor reload and note the expiry")
+	got, err := store.Load(ctx, email)
+	require.NoError(t, err)
+	assert.True(t, got.Code.ExpiryNoted)
+	assert.Equal(t, 1, h.events("registration.v1.VerificationCodeExpired"))
 }

@@ -11,17 +11,6 @@ import (
 	registrationv1 "github.com/acme/registrar/protos/registration/v1"
 )
 
-// Topics of the API contract.
-const (
-	// MailTopic carries the codes to the mailer; private, short retention.
-	MailTopic = "registration.mail.v1"
-	// EventsTopic carries the public domain events; no secrets.
-	EventsTopic = "registration.events.v1"
-)
-
-// Source is the CloudEvents source of the messages the registrar produces.
-const Source = "/registrar"
-
 // messages turns the events of one decision into outbox envelopes, in order.
 // A CodeIssued becomes two messages: the email (with the code) on the private
 // mail topic and the public event (without it) on the events topic.
@@ -43,7 +32,7 @@ func messages(events []Event, now time.Time, rnd io.Reader) ([]*registrationv1.E
 			Type:    string(proto.MessageName(m)),
 			Time:    timestamppb.New(at),
 			Payload: payload,
-			Source:  Source,
+			Source:  registrationv1.Source,
 		})
 		return nil
 	}
@@ -51,34 +40,34 @@ func messages(events []Event, now time.Time, rnd io.Reader) ([]*registrationv1.E
 		var err error
 		switch e := e.(type) {
 		case Registered:
-			err = add(EventsTopic, e.UserID, e.At, &registrationv1.UserRegistered{
+			err = add(registrationv1.EventsTopic, e.UserID, e.At, &registrationv1.UserRegistered{
 				UserId: e.UserID, Email: e.Email, RegisteredAt: timestamppb.New(e.At), Replaced: e.Replaced,
 			})
 		case CodeIssued:
-			err = add(MailTopic, e.UserID, e.IssuedAt, &registrationv1.VerificationEmail{
+			err = add(registrationv1.MailTopic, e.UserID, e.IssuedAt, &registrationv1.VerificationEmail{
 				UserId: e.UserID, To: e.Email, Code: e.Code, Generation: e.Generation,
 				IssuedAt: timestamppb.New(e.IssuedAt), ExpiresAt: timestamppb.New(e.ExpiresAt),
 			})
 			if err == nil {
-				err = add(EventsTopic, e.UserID, e.IssuedAt, &registrationv1.VerificationCodeIssued{
+				err = add(registrationv1.EventsTopic, e.UserID, e.IssuedAt, &registrationv1.VerificationCodeIssued{
 					UserId: e.UserID, Generation: e.Generation, IssuedAt: timestamppb.New(e.IssuedAt),
 					ExpiresAt: timestamppb.New(e.ExpiresAt), Reason: issueReason(e.Reason),
 				})
 			}
 		case Activated:
-			err = add(EventsTopic, e.UserID, e.At, &registrationv1.UserActivated{
+			err = add(registrationv1.EventsTopic, e.UserID, e.At, &registrationv1.UserActivated{
 				UserId: e.UserID, Email: e.Email, ActivatedAt: timestamppb.New(e.At),
 			})
 		case CodeExpired:
-			err = add(EventsTopic, e.UserID, e.At, &registrationv1.VerificationCodeExpired{
+			err = add(registrationv1.EventsTopic, e.UserID, e.At, &registrationv1.VerificationCodeExpired{
 				UserId: e.UserID, Generation: e.Generation, ExpiredAt: timestamppb.New(e.At),
 			})
 		case CodeBurned:
-			err = add(EventsTopic, e.UserID, e.At, &registrationv1.VerificationCodeBurned{
+			err = add(registrationv1.EventsTopic, e.UserID, e.At, &registrationv1.VerificationCodeBurned{
 				UserId: e.UserID, Generation: e.Generation, BurnedAt: timestamppb.New(e.At),
 			})
 		case Throttled:
-			err = add(EventsTopic, e.UserID, now, &registrationv1.AccountThrottled{
+			err = add(registrationv1.EventsTopic, e.UserID, now, &registrationv1.AccountThrottled{
 				UserId: e.UserID, Until: timestamppb.New(e.Until), Scope: throttleScope(e.Scope),
 			})
 		default:

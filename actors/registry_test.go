@@ -76,7 +76,7 @@ func (h *harness) mails(t *testing.T, addr string) []*registrationv1.Verificatio
 	t.Helper()
 	var out []*registrationv1.VerificationEmail
 	for _, env := range h.store.Pending() {
-		if env.GetTopic() != actors.MailTopic {
+		if env.GetTopic() != registrationv1.MailTopic {
 			continue
 		}
 		var m registrationv1.VerificationEmail
@@ -91,7 +91,7 @@ func (h *harness) mails(t *testing.T, addr string) []*registrationv1.Verificatio
 func (h *harness) events(typ string) int {
 	n := 0
 	for _, env := range h.store.Pending() {
-		if env.GetTopic() == actors.EventsTopic && env.GetType() == typ {
+		if env.GetTopic() == registrationv1.EventsTopic && env.GetType() == typ {
 			n++
 		}
 	}

@@ -240,7 +240,7 @@ func (e *env) mails(addr string) []*registrationv1.VerificationEmail {
 	e.t.Helper()
 	var out []*registrationv1.VerificationEmail
 	for _, m := range e.store.Pending() {
-		if m.GetTopic() != actors.MailTopic {
+		if m.GetTopic() != registrationv1.MailTopic {
 			continue
 		}
 		var v registrationv1.VerificationEmail

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"time"
 
@@ -196,4 +197,13 @@ func (m *Mailer) observe(outcome string, issued time.Time) {
 	if m.cfg.Observe != nil {
 		m.cfg.Observe(outcome, m.cfg.Now().Sub(issued))
 	}
+}
+
+// SenderFor returns the sender of an SMTP_URL: SMTP, or for an empty one a
+// sender that prints the emails to stdout (codes included: one laptop only).
+func SenderFor(smtpURL string, stdout io.Writer) (Sender, error) {
+	if smtpURL == "" {
+		return NewLog(stdout), nil
+	}
+	return NewSMTP(SMTPConfig{URL: smtpURL})
 }

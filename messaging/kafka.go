@@ -116,6 +116,19 @@ func FromKafka(km kafka.Message) (*registrationv1.Envelope, error) {
 	}, nil
 }
 
+// ContractTopics are the topics of the contract the services create at
+// start, each name after prefix.
+func ContractTopics(prefix string, partitions, replication int, mail, events, deadLetters time.Duration) []Topic {
+	topic := func(name string, retention time.Duration) Topic {
+		return Topic{Name: prefix + name, Partitions: partitions, ReplicationFactor: replication, Retention: retention}
+	}
+	return []Topic{
+		topic(registrationv1.MailTopic, mail),
+		topic(registrationv1.EventsTopic, events),
+		topic(registrationv1.DeadLetterTopic, deadLetters),
+	}
+}
+
 // Topic is a topic to create at start.
 type Topic struct {
 	Name              string

@@ -93,7 +93,7 @@ func benchRegistration(i int, now time.Time) *actors.Registration {
 
 func benchEnvelope(i, j int) *registrationv1.Envelope {
 	return &registrationv1.Envelope{
-		Id: fmt.Sprintf("m-%d-%d-%d", time.Now().UnixNano(), i, j), Topic: actors.EventsTopic, Key: "k",
-		Type: "registration.v1.UserRegistered", Time: nil, Payload: make([]byte, 80), Source: actors.Source,
+		Id: fmt.Sprintf("m-%d-%d-%d", time.Now().UnixNano(), i, j), Topic: registrationv1.EventsTopic, Key: "k",
+		Type: "registration.v1.UserRegistered", Time: nil, Payload: make([]byte, 80), Source: registrationv1.Source,
 	}
 }

@@ -162,7 +162,7 @@ func Run(t *testing.T, open func(t *testing.T) Subject) {
 		s := open(t)
 		r := pending("out@example.com", base)
 		m1, m2 := envelope(t, "m-1", r.ID), envelope(t, "m-2", r.ID)
-		m2.Topic = actors.MailTopic
+		m2.Topic = registrationv1.MailTopic
 		require.NoError(t, s.Save(ctx, r, []*registrationv1.Envelope{m1, m2}))
 		next := *r
 		next.Version = 2
@@ -385,8 +385,8 @@ func envelope(t *testing.T, id, key string) *registrationv1.Envelope {
 	payload, err := proto.Marshal(&registrationv1.UserRegistered{UserId: key, Email: "x@example.com"})
 	require.NoError(t, err)
 	return &registrationv1.Envelope{
-		Id: id, Topic: actors.EventsTopic, Key: key, Type: "registration.v1.UserRegistered",
-		Time: timestamppb.New(time.Date(2026, 11, 23, 12, 0, 0, 5e6, time.UTC)), Payload: payload, Source: actors.Source,
+		Id: id, Topic: registrationv1.EventsTopic, Key: key, Type: "registration.v1.UserRegistered",
+		Time: timestamppb.New(time.Date(2026, 11, 23, 12, 0, 0, 5e6, time.UTC)), Payload: payload, Source: registrationv1.Source,
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	registrationv1 "github.com/acme/registrar/protos/registration/v1"
 	"io"
 	"log/slog"
 	"net"
@@ -15,9 +16,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/acme/registrar/actors"
-	"github.com/acme/registrar/internal/config"
 	"github.com/acme/registrar/internal/profiling"
+	"github.com/acme/registrar/internal/wiring"
 	"github.com/acme/registrar/mailer"
 	"github.com/acme/registrar/messaging"
 	"github.com/acme/registrar/persistence"
@@ -59,13 +59,13 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer)
 	admin := messaging.NewKafkaAdmin(cfg.Brokers, "mailer")
 	tctx, cancel := context.WithTimeout(ctx, startupTimeout)
 	defer cancel()
-	if err := admin.EnsureTopics(tctx, cfg.Kafka.Topics()); err != nil {
+	if err := admin.EnsureTopics(tctx, wiring.Topics(cfg.Kafka)); err != nil {
 		return nil, fmt.Errorf("kafka topics (waited %s): %w", startupTimeout, err)
 	}
 	a.publisher = messaging.NewKafkaPublisher(cfg.Brokers, "mailer")
 	metrics := prometheus.NewRegistry()
 	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	sender, err := cfg.Mail.Sender(stdout, log)
+	sender, err := wiring.Sender(cfg.Mail, stdout, log)
 	if err != nil {
 		return nil, err
 	}
@@ -74,7 +74,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer)
 	}
 	a.mailer, err = mailer.New(mailer.Config{
 		Sender: sender, From: cfg.MailFrom, Logger: log, Dedupe: a.deliveries,
-		Events: messaging.PrefixTopics(a.publisher, cfg.TopicPrefix), EventsTopic: actors.EventsTopic,
+		Events: messaging.PrefixTopics(a.publisher, cfg.TopicPrefix), EventsTopic: registrationv1.EventsTopic,
 		Observe: mailer.Metrics(metrics),
 	})
 	if err != nil {
@@ -82,8 +82,8 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer)
 	}
 	for range cfg.Consumers {
 		c, err := messaging.NewConsumer(messaging.ConsumerConfig{
-			Brokers: cfg.Brokers, GroupID: cfg.GroupID, Topic: cfg.Kafka.Topic(actors.MailTopic), ClientID: "mailer",
-			Logger: log, DeadLetters: a.publisher, DeadLetterTopic: cfg.Kafka.Topic(config.DeadLetterTopic),
+			Brokers: cfg.Brokers, GroupID: cfg.GroupID, Topic: cfg.Kafka.Topic(registrationv1.MailTopic), ClientID: "mailer",
+			Logger: log, DeadLetters: a.publisher, DeadLetterTopic: cfg.Kafka.Topic(registrationv1.DeadLetterTopic),
 		})
 		if err != nil {
 			return nil, err
@@ -134,7 +134,7 @@ func (a *App) Addr() string { return a.listener.Addr().String() }
 // closes.
 func (a *App) Run(ctx context.Context) error {
 	a.log.Info("mailer started", "addr", a.Addr(), "group", a.cfg.GroupID, "consumers", len(a.consumers),
-		"topic", a.cfg.Kafka.Topic(actors.MailTopic))
+		"topic", a.cfg.Kafka.Topic(registrationv1.MailTopic))
 	go func() {
 		if err := a.http.Serve(a.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			a.log.Error("operations server stopped", "error", err)

@@ -21,6 +21,7 @@ import (
 	"github.com/acme/registrar/gateway"
 	"github.com/acme/registrar/internal/config"
 	"github.com/acme/registrar/internal/profiling"
+	"github.com/acme/registrar/internal/wiring"
 	"github.com/acme/registrar/mailer"
 	"github.com/acme/registrar/messaging"
 	"github.com/acme/registrar/password"
@@ -165,7 +166,7 @@ func (a *App) publisher(ctx context.Context, metrics *prometheus.Registry, mailO
 	admin := messaging.NewKafkaAdmin(a.cfg.Brokers, "registrar")
 	tctx, cancel := context.WithTimeout(ctx, startupTimeout)
 	defer cancel()
-	if err := admin.EnsureTopics(tctx, a.cfg.Kafka.Topics()); err != nil {
+	if err := admin.EnsureTopics(tctx, wiring.Topics(a.cfg.Kafka)); err != nil {
 		return nil, nil, fmt.Errorf("kafka topics (waited %s): %w", startupTimeout, err)
 	}
 	kp := messaging.NewKafkaPublisher(a.cfg.Brokers, "registrar")
@@ -175,7 +176,7 @@ func (a *App) publisher(ctx context.Context, metrics *prometheus.Registry, mailO
 
 // wireMailer subscribes the in-process mailer to the mail topic.
 func (a *App) wireMailer(bus *messaging.Bus, metrics *prometheus.Registry, mailOut io.Writer) error {
-	sender, err := a.cfg.Mail.Sender(mailOut, a.log)
+	sender, err := wiring.Sender(a.cfg.Mail, mailOut, a.log)
 	if err != nil {
 		return err
 	}
@@ -186,7 +187,7 @@ func (a *App) wireMailer(bus *messaging.Bus, metrics *prometheus.Registry, mailO
 	if err != nil {
 		return err
 	}
-	bus.Subscribe(actors.MailTopic, func(ctx context.Context, msg *registrationv1.Envelope) error {
+	bus.Subscribe(registrationv1.MailTopic, func(ctx context.Context, msg *registrationv1.Envelope) error {
 		err := m.Handle(ctx, msg)
 		if errors.Is(err, messaging.ErrPermanent) {
 			// Embedded mode has no dead-letter topic; the mailer logged it.

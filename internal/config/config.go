@@ -18,10 +18,6 @@ import (
 	"time"
 
 	"github.com/caarlos0/env/v11"
-
-	"github.com/acme/registrar/actors"
-	"github.com/acme/registrar/mailer"
-	"github.com/acme/registrar/messaging"
 )
 
 // Load parses environ ("KEY=value" entries) into a T, a struct with env
@@ -171,16 +167,6 @@ func (m Mail) Validate(errs *Errors) {
 	}
 }
 
-// Sender returns the SMTP sender, or without SMTP_URL one that prints the
-// emails to stdout (and warns, since the codes end up there).
-func (m Mail) Sender(stdout io.Writer, log *slog.Logger) (mailer.Sender, error) {
-	if m.SMTPURL == "" {
-		log.Warn("SMTP_URL is empty: verification emails, codes included, are printed to standard output instead of sent; never run production like this")
-		return mailer.NewLog(stdout), nil
-	}
-	return mailer.NewSMTP(mailer.SMTPConfig{URL: m.SMTPURL})
-}
-
 // Kafka configures the brokers and the topics.
 type Kafka struct {
 	Brokers []string `env:"KAFKA_BROKERS" envSeparator:","`
@@ -193,10 +179,6 @@ type Kafka struct {
 	EventsRetention     time.Duration `env:"KAFKA_EVENTS_RETENTION" envDefault:"168h"`
 	DeadLetterRetention time.Duration `env:"KAFKA_DEAD_LETTER_RETENTION" envDefault:"24h"`
 }
-
-// DeadLetterTopic keeps the mail messages the mailer can never send. It
-// carries codes: private, like the mail topic.
-const DeadLetterTopic = "registration.mail.dlq.v1"
 
 // Enabled reports whether Kafka is configured.
 func (k Kafka) Enabled() bool { return len(k.Brokers) > 0 }
@@ -224,18 +206,6 @@ func (k Kafka) Validate(errs *Errors) {
 
 // Topic returns the full name of a topic of the contract.
 func (k Kafka) Topic(name string) string { return k.TopicPrefix + name }
-
-// Topics are the topics the service creates at start.
-func (k Kafka) Topics() []messaging.Topic {
-	topic := func(name string, retention time.Duration) messaging.Topic {
-		return messaging.Topic{Name: k.Topic(name), Partitions: k.Partitions, ReplicationFactor: k.ReplicationFactor, Retention: retention}
-	}
-	return []messaging.Topic{
-		topic(actors.MailTopic, k.MailRetention),
-		topic(actors.EventsTopic, k.EventsRetention),
-		topic(DeadLetterTopic, k.DeadLetterRetention),
-	}
-}
 
 // DecodeKey accepts hex or base64 (standard or URL alphabet, padded or not)
 // of at least 32 bytes. Its errors never contain the key.
