@@ -197,7 +197,7 @@ func TestEmbeddedSIGTERMFinishesTheRequestsInFlight(t *testing.T) {
 	smtp := smtptest.Start(t)
 	p := start(t, "registrar", embeddedEnv(t, smtp)...)
 
-	const n = 12 // ~57 ms of hashing each on 2 cores: they overlap the signal
+	const n = 12 // a hash each (16-20 ms, docs/BENCHMARKS.md) on 2 cores: they overlap the signal
 	var wg sync.WaitGroup
 	statuses := make([]int, n)
 	first := make(chan struct{}, n)

@@ -22,7 +22,8 @@ func newHTTPMetrics(reg prometheus.Registerer) (*httpMetrics, error) {
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "http_request_duration_seconds",
 			Help: "Time to answer an HTTP request, by method and route.",
-			// A password hash takes ~57 ms: buckets around multiples of it.
+			// A password hash takes 16-20 ms of a core (docs/BENCHMARKS.md):
+			// buckets around multiples of it.
 			Buckets: []float64{.005, .01, .025, .05, .075, .1, .15, .2, .3, .5, 1, 2.5, 5, 10},
 		}, []string{"method", "route"}),
 	}

@@ -180,6 +180,44 @@ func TestConsumerDeadLettersPermanentFailuresAndMovesOn(t *testing.T) {
 	case m := <-dead:
 		assert.Equal(t, "poison", m.GetId())
 		assert.Equal(t, dlq, m.GetTopic())
+		assert.Contains(t, m.GetDeadLetterReason(), "550 no such user", "the reason travels in a header")
+	case <-time.After(30 * time.Second):
+		t.Fatal("nothing on the dead-letter topic")
+	}
+}
+
+func TestConsumerGivesUpOnAMessageAfterMaxRetryTime(t *testing.T) {
+	brokers := testkit.Kafka(t)
+	topic, dlq := testkit.KafkaTopics(t, brokers, "mr-"), testkit.KafkaTopics(t, brokers, "mrdlq-")
+	kafkaTopics(t, brokers, topic, dlq)
+	handled := make(chan string, 10)
+	consume(t, messaging.ConsumerConfig{Brokers: brokers, Topic: topic, DeadLetters: publisher(t, brokers), DeadLetterTopic: dlq,
+		RetryBackoff: 10 * time.Millisecond, MaxRetryTime: 300 * time.Millisecond},
+		func(_ context.Context, m *registrationv1.Envelope) error {
+			if m.GetId() == "never" {
+				return errors.New("connection refused") // temporary, forever
+			}
+			handled <- m.GetId()
+			return nil
+		})
+	dead := make(chan *registrationv1.Envelope, 10)
+	consume(t, messaging.ConsumerConfig{Brokers: brokers, Topic: dlq}, func(_ context.Context, m *registrationv1.Envelope) error {
+		dead <- m
+		return nil
+	})
+	require.NoError(t, publisher(t, brokers).Publish(context.Background(), []*registrationv1.Envelope{
+		{Id: "never", Topic: topic, Key: "k", Type: "t"}, {Id: "after", Topic: topic, Key: "k", Type: "t"},
+	}))
+	select {
+	case id := <-handled:
+		assert.Equal(t, "after", id, "the partition moves on")
+	case <-time.After(30 * time.Second):
+		t.Fatal("the consumer retries forever")
+	}
+	select {
+	case m := <-dead:
+		assert.Equal(t, "never", m.GetId())
+		assert.Contains(t, m.GetDeadLetterReason(), "retried for")
 	case <-time.After(30 * time.Second):
 		t.Fatal("nothing on the dead-letter topic")
 	}

@@ -1,8 +1,9 @@
 // Package password hashes and verifies passwords with argon2id and enforces
 // the password policy of the API contract.
 //
-// Hashing is the costliest thing the service does (about 57 ms and 19 MiB per
-// hash with the OWASP parameters), so a Hasher runs at most a fixed number of
+// Hashing is the costliest thing the service does (16-20 ms of a core and
+// 19 MiB per hash with the OWASP parameters on the machine of
+// docs/BENCHMARKS.md), so a Hasher runs at most a fixed number of
 // hashes at once (by default one per CPU) and makes callers wait a bounded
 // time for a slot: past it, the caller gets actors.ErrOverloaded and the
 // client a 503 with Retry-After, instead of a queue that grows without end.

@@ -14,6 +14,8 @@ import (
 	"github.com/acme/registrar/internal/testkit"
 	"github.com/acme/registrar/mailer"
 	"github.com/acme/registrar/mailer/dedupetest"
+	"github.com/acme/registrar/messaging"
+	"github.com/acme/registrar/messaging/outboxtest"
 	"github.com/acme/registrar/persistence"
 )
 
@@ -27,6 +29,13 @@ func openPostgres(tb testing.TB, url string) *persistence.Postgres {
 
 func TestPostgresStoreContract(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) storetest.Subject { return openPostgres(t, testkit.Postgres(t)) })
+}
+
+func TestPostgresOutboxContract(t *testing.T) {
+	outboxtest.Run(t, func(t *testing.T) (messaging.Outbox, outboxtest.Add) {
+		s := openPostgres(t, testkit.Postgres(t))
+		return s, storetest.OutboxAdd(s)
+	})
 }
 
 func TestPostgresInstancesStartingTogetherMigrateOnce(t *testing.T) {

@@ -12,6 +12,8 @@ import (
 	"github.com/acme/registrar/actors"
 	"github.com/acme/registrar/actors/storetest"
 	"github.com/acme/registrar/internal/testkit"
+	"github.com/acme/registrar/messaging"
+	"github.com/acme/registrar/messaging/outboxtest"
 	"github.com/acme/registrar/persistence"
 	registrationv1 "github.com/acme/registrar/protos/registration/v1"
 )
@@ -27,6 +29,13 @@ func openSQLite(tb testing.TB, path string) *persistence.SQLite {
 func TestSQLiteStoreContract(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) storetest.Subject {
 		return openSQLite(t, filepath.Join(t.TempDir(), "registrar.db"))
+	})
+}
+
+func TestSQLiteOutboxContract(t *testing.T) {
+	outboxtest.Run(t, func(t *testing.T) (messaging.Outbox, outboxtest.Add) {
+		s := openSQLite(t, filepath.Join(t.TempDir(), "registrar.db"))
+		return s, storetest.OutboxAdd(s)
 	})
 }
 

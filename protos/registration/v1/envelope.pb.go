@@ -41,9 +41,11 @@ type Envelope struct {
 	// The payload message, protobuf-encoded.
 	Payload []byte `protobuf:"bytes,6,opt,name=payload,proto3" json:"payload,omitempty"`
 	// The producer, e.g. "registrar" (CloudEvents source).
-	Source        string `protobuf:"bytes,7,opt,name=source,proto3" json:"source,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Source string `protobuf:"bytes,7,opt,name=source,proto3" json:"source,omitempty"`
+	// Why a consumer gave the message up, on a dead-letter topic only.
+	DeadLetterReason string `protobuf:"bytes,8,opt,name=dead_letter_reason,json=deadLetterReason,proto3" json:"dead_letter_reason,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *Envelope) Reset() {
@@ -125,11 +127,18 @@ func (x *Envelope) GetSource() string {
 	return ""
 }
 
+func (x *Envelope) GetDeadLetterReason() string {
+	if x != nil {
+		return x.DeadLetterReason
+	}
+	return ""
+}
+
 var File_registration_v1_envelope_proto protoreflect.FileDescriptor
 
 const file_registration_v1_envelope_proto_rawDesc = "" +
 	"\n" +
-	"\x1eregistration/v1/envelope.proto\x12\x0fregistration.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb8\x01\n" +
+	"\x1eregistration/v1/envelope.proto\x12\x0fregistration.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe6\x01\n" +
 	"\bEnvelope\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
 	"\x05topic\x18\x02 \x01(\tR\x05topic\x12\x10\n" +
@@ -137,7 +146,8 @@ const file_registration_v1_envelope_proto_rawDesc = "" +
 	"\x04type\x18\x04 \x01(\tR\x04type\x12.\n" +
 	"\x04time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x18\n" +
 	"\apayload\x18\x06 \x01(\fR\apayload\x12\x16\n" +
-	"\x06source\x18\a \x01(\tR\x06sourceBAZ?github.com/acme/registrar/protos/registration/v1;registrationv1b\x06proto3"
+	"\x06source\x18\a \x01(\tR\x06source\x12,\n" +
+	"\x12dead_letter_reason\x18\b \x01(\tR\x10deadLetterReasonBAZ?github.com/acme/registrar/protos/registration/v1;registrationv1b\x06proto3"
 
 var (
 	file_registration_v1_envelope_proto_rawDescOnce sync.Once
