@@ -17,10 +17,14 @@ build:
 run: build
 	./bin/registrar
 
-## test: vet, start PostgreSQL and Kafka if absent, then every test with the race detector.
+# Modules of their own beside the service's: the event types, a subscriber, the compose check.
+MODULES     := protos examples/events-consumer internal/composecheck
+
+## test: vet, start PostgreSQL, Kafka and etcd if absent, then every test with the race detector.
 ## Without the services (outside CI) their tests are skipped; under CI=true they fail.
 test:
 	$(GO) vet ./...
+	for m in $(MODULES); do (cd $$m && $(GO) vet ./... && $(GO) test -count=1 ./...) || exit 1; done
 	$(SERVICES) up || [ "$$CI" != true ] || { echo "make test: services are required under CI=true" >&2; exit 1; }
 	eval "$$($(SERVICES) env)" && CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 20m ./...
 	# Several cluster members in one process race in protoactor's remote

@@ -236,8 +236,10 @@ func TestExampleEventsConsumer(t *testing.T) {
 	r := register(t, s.registrar, "sub@example.com", pw)
 	require.Equal(t, http.StatusCreated, r.status, r.body)
 
-	cmd := exec.Command("go", "run", "../examples/events-consumer",
+	// A module of its own, as a subscriber's: protos, kafka-go, protobuf.
+	cmd := exec.Command("go", "run", ".",
 		"-topic", s.prefix+"registration.events.v1", "-group", testkit.Unique(t, "example-"), "-n", "2")
+	cmd.Dir = "../examples/events-consumer"
 	cmd.Env = append(os.Environ(), "KAFKA_BROKERS="+strings.Join(s.brokers, ","))
 	var stderr strings.Builder
 	cmd.Stderr = &stderr

@@ -1,4 +1,4 @@
-package registrar_test
+package composecheck_test
 
 import (
 	"context"
@@ -51,7 +51,7 @@ func TestComposeFile(t *testing.T) {
 	assert.Equal(t, *registrar.Environment["DATABASE_URL"], *mailer.Environment["DATABASE_URL"], "one database")
 
 	// The build targets exist in the Dockerfile.
-	dockerfile, err := os.ReadFile("Dockerfile")
+	dockerfile, err := os.ReadFile("../../Dockerfile")
 	require.NoError(t, err)
 	for _, svc := range []types.ServiceConfig{registrar, mailer} {
 		require.NotNil(t, svc.Build)
@@ -74,7 +74,7 @@ func loadCompose(t *testing.T, env []string) *types.Project {
 
 func composeOptions(t *testing.T, env []string) *cli.ProjectOptions {
 	t.Helper()
-	opts, err := cli.NewProjectOptions([]string{"docker-compose.yml"}, cli.WithEnv(env), cli.WithWorkingDirectory("."))
+	opts, err := cli.NewProjectOptions([]string{"../../docker-compose.yml"}, cli.WithEnv(env), cli.WithWorkingDirectory("../.."))
 	require.NoError(t, err)
 	return opts
 }

@@ -1,0 +1,16 @@
+module github.com/acme/registrar/examples/events-consumer
+
+go 1.26
+
+require (
+	github.com/acme/registrar/protos v0.0.0
+	github.com/segmentio/kafka-go v0.4.51
+	google.golang.org/protobuf v1.36.12
+)
+
+require (
+	github.com/klauspost/compress v1.15.9 // indirect
+	github.com/pierrec/lz4/v4 v4.1.15 // indirect
+)
+
+replace github.com/acme/registrar/protos => ../../protos
