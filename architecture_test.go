@@ -37,7 +37,7 @@ func TestImportDirections(t *testing.T) {
 	protobuf := "google.golang.org/protobuf/"
 	allowed := map[string][]string{
 		"actors":                 {module + "/protos/", "github.com/asynkron/protoactor-go/", protobuf},
-		"gateway":                {module + "/actors", module + "/address", module + "/password", "github.com/danielgtaylor/huma/v2", "github.com/gofiber/fiber/v2", "github.com/prometheus/"},
+		"gateway":                {module + "/actors", module + "/address", module + "/password", module + "/internal/lifecycle", module + "/internal/ops", "github.com/danielgtaylor/huma/v2", "github.com/gofiber/fiber/v2", "github.com/prometheus/"},
 		"persistence":            {module + "/actors", module + "/persistence/migrations", module + "/protos/", "github.com/jackc/pgx/v5", "github.com/pressly/goose/v3", "modernc.org/sqlite", protobuf},
 		"messaging":              {module + "/protos/", "github.com/segmentio/kafka-go", protobuf},
 		"mailer":                 {module + "/address", module + "/messaging", module + "/protos/", "github.com/wneessen/go-mail", "github.com/prometheus/", protobuf},
@@ -45,6 +45,8 @@ func TestImportDirections(t *testing.T) {
 		"address":                {"golang.org/x/net/idna"},
 		"protos/registration/v1": {protobuf},
 		"internal/config":        {"github.com/caarlos0/env/v11"},
+		"internal/lifecycle":     {},
+		"internal/ops":           {module + "/internal/lifecycle", "github.com/prometheus/"},
 	}
 	for pkg, allow := range allowed {
 		out, err := exec.Command("go", "list", "-f", `{{join .Imports " "}}`, module+"/"+pkg).Output()

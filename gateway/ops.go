@@ -5,12 +5,12 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"sort"
-	"strings"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/prometheus/common/expfmt"
+
+	"github.com/acme/registrar/internal/ops"
 )
 
 // Status is the body of /healthz and of a ready /readyz.
@@ -25,9 +25,6 @@ type metricsOutput struct {
 	ContentType string `header:"Content-Type"`
 	Body        []byte
 }
-
-// checkTimeout bounds each readiness probe.
-const checkTimeout = 2 * time.Second
 
 func (s *Server) registerOpsRoutes(api huma.API) {
 	huma.Register(api, huma.Operation{
@@ -61,24 +58,9 @@ func (s *Server) registerOpsRoutes(api huma.API) {
 }
 
 func (s *Server) ready(ctx context.Context, _ *struct{}) (*statusOutput, error) {
-	results := map[string]string{}
-	var failed []string
-	for _, c := range s.cfg.Ready {
-		cctx, cancel := context.WithTimeout(ctx, checkTimeout)
-		err := c.Probe(cctx)
-		cancel()
-		if err != nil {
-			s.log.Warn("readiness check failed", "check", c.Name, "error", err)
-			results[c.Name] = "failing"
-			failed = append(failed, c.Name)
-			continue
-		}
-		results[c.Name] = "ok"
-	}
-	if len(failed) > 0 {
-		sort.Strings(failed)
-		return nil, newProblem(http.StatusServiceUnavailable, "unavailable",
-			"Not ready: "+strings.Join(failed, ", ")+" not answering.").retryAfter(time.Second)
+	results, failing := ops.Readiness(ctx, s.log, s.cfg.Ready)
+	if len(failing) > 0 {
+		return nil, newProblem(http.StatusServiceUnavailable, "unavailable", ops.NotReadyDetail(failing)).retryAfter(time.Second)
 	}
 	return &statusOutput{Body: Status{Status: "ready", Checks: results}}, nil
 }

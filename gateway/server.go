@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/acme/registrar/actors"
+	"github.com/acme/registrar/internal/lifecycle"
 )
 
 // maxBody is the largest request body accepted (64 KiB).
@@ -49,10 +50,7 @@ type RateLimiter interface {
 }
 
 // Check is one dependency probed by /readyz.
-type Check struct {
-	Name  string
-	Probe func(ctx context.Context) error
-}
+type Check = lifecycle.Check
 
 // Config of a Server. Registrations, Passwords, DummyHash, Logger and
 // Metrics are required.

@@ -4,47 +4,45 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	registrationv1 "github.com/acme/registrar/protos/registration/v1"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/acme/registrar/internal/lifecycle"
+	"github.com/acme/registrar/internal/ops"
 	"github.com/acme/registrar/internal/profiling"
 	"github.com/acme/registrar/internal/wiring"
 	"github.com/acme/registrar/mailer"
 	"github.com/acme/registrar/messaging"
 	"github.com/acme/registrar/persistence"
+	registrationv1 "github.com/acme/registrar/protos/registration/v1"
 )
 
 // App is the mailer wired together: Kafka consumers feeding the mailer, its
-// delivery memory in PostgreSQL, and a small HTTP server for operations.
+// delivery memory in PostgreSQL, and a small HTTP server for operations
+// (internal/ops). Its parts stop in reverse order of their building
+// (internal/lifecycle): the consumers stop fetching (a message being handled
+// is not committed: it comes again) and leave the group, then the rest
+// closes.
 type App struct {
-	cfg         Config
-	log         *slog.Logger
-	deliveries  *persistence.MailDeliveries
-	publisher   *messaging.KafkaPublisher
-	consumers   []*messaging.Consumer
-	mailer      *mailer.Mailer
-	http        *http.Server
-	listener    net.Listener
-	profiling   func()       // stops the pprof server
-	closeSender func() error // nil unless the sender keeps connections
+	cfg      Config
+	log      *slog.Logger
+	parts    *lifecycle.Lifecycle
+	listener net.Listener
 }
 
 const startupTimeout = 60 * time.Second
 
 func newApp(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) (_ *App, err error) {
-	a := &App{cfg: cfg, log: log}
+	a := &App{cfg: cfg, log: log, parts: lifecycle.New(log)}
 	defer func() {
 		if err != nil {
-			a.Close()
+			_ = a.parts.Close(context.Background())
 		}
 	}()
 	// The address first: a wrong one must stop the start before anything is
@@ -52,138 +50,96 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer)
 	if a.listener, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
 		return nil, fmt.Errorf("listen on MAILER_HTTP_ADDR %s: %w", cfg.HTTPAddr, err)
 	}
-	a.deliveries, err = persistence.OpenMailDeliveries(ctx, persistence.PostgresConfig{URL: cfg.DatabaseURL, Logger: log, MaxConns: 4})
+	a.parts.Add(lifecycle.Listener(a.listener))
+	deliveries, err := persistence.OpenMailDeliveries(ctx, persistence.PostgresConfig{URL: cfg.DatabaseURL, Logger: log, MaxConns: 4})
 	if err != nil {
 		return nil, err
 	}
+	a.parts.Add(lifecycle.Part{Name: "database", Ready: deliveries.Ping, Stop: func(context.Context) error { deliveries.Close(); return nil }})
 	admin := messaging.NewKafkaAdmin(cfg.Brokers, "mailer")
 	tctx, cancel := context.WithTimeout(ctx, startupTimeout)
 	defer cancel()
 	if err := admin.EnsureTopics(tctx, wiring.Topics(cfg.Kafka)); err != nil {
 		return nil, fmt.Errorf("kafka topics (waited %s): %w", startupTimeout, err)
 	}
-	a.publisher = messaging.NewKafkaPublisher(cfg.Brokers, "mailer")
+	publisher := messaging.NewKafkaPublisher(cfg.Brokers, "mailer")
+	a.parts.Add(lifecycle.Part{Name: "kafka", Ready: admin.Ping, Stop: func(context.Context) error { return publisher.Close() }})
 	metrics := prometheus.NewRegistry()
 	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	sender, err := wiring.Sender(cfg.Mail, stdout, log)
+	m, err := a.mailer(deliveries, publisher, metrics, stdout)
+	if err != nil {
+		return nil, err
+	}
+	consumers, err := a.consumers(publisher, m)
+	if err != nil {
+		return nil, err
+	}
+	registerConsumerStats(metrics, consumers)
+	server := &http.Server{Handler: ops.Handler(log, a.parts.Checks, metrics), ReadHeaderTimeout: 5 * time.Second}
+	a.parts.Add(lifecycle.Part{Name: "operations", Run: func(context.Context) error {
+		if err := server.Serve(a.listener); !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	}, Stop: server.Shutdown})
+	stopProfiling, err := profiling.Start(cfg.PprofAddr, log)
+	if err != nil {
+		return nil, err
+	}
+	a.parts.Add(lifecycle.Part{Name: "pprof", Stop: func(context.Context) error { stopProfiling(); return nil }})
+	return a, nil
+}
+
+// mailer builds the mailer on its sender, with its delivery memory and the
+// publisher of its outcome events.
+func (a *App) mailer(dedupe mailer.Deduper, events messaging.Publisher, metrics *prometheus.Registry, stdout io.Writer) (*mailer.Mailer, error) {
+	sender, err := wiring.Sender(a.cfg.Mail, stdout, a.log)
 	if err != nil {
 		return nil, err
 	}
 	if c, ok := sender.(io.Closer); ok { // kept SMTP connections
-		a.closeSender = c.Close
+		a.parts.Add(lifecycle.Part{Name: "smtp", Stop: func(context.Context) error { return c.Close() }})
 	}
-	a.mailer, err = mailer.New(mailer.Config{
-		Sender: sender, From: cfg.MailFrom, Logger: log, Dedupe: a.deliveries,
-		Events: messaging.PrefixTopics(a.publisher, cfg.TopicPrefix), EventsTopic: registrationv1.EventsTopic,
+	return mailer.New(mailer.Config{
+		Sender: sender, From: a.cfg.MailFrom, Logger: a.log, Dedupe: dedupe,
+		Events: messaging.PrefixTopics(events, a.cfg.TopicPrefix), EventsTopic: registrationv1.EventsTopic,
 		Observe: mailer.Metrics(metrics),
 	})
-	if err != nil {
-		return nil, err
-	}
-	for range cfg.Consumers {
+}
+
+// consumers joins the group MAILER_CONSUMERS times, each feeding m.
+func (a *App) consumers(deadLetters messaging.Publisher, m *mailer.Mailer) ([]*messaging.Consumer, error) {
+	var out []*messaging.Consumer
+	for i := range a.cfg.Consumers {
 		c, err := messaging.NewConsumer(messaging.ConsumerConfig{
-			Brokers: cfg.Brokers, GroupID: cfg.GroupID, Topic: cfg.Kafka.Topic(registrationv1.MailTopic), ClientID: "mailer",
-			Logger: log, DeadLetters: a.publisher, DeadLetterTopic: cfg.Kafka.Topic(registrationv1.DeadLetterTopic),
+			Brokers: a.cfg.Brokers, GroupID: a.cfg.GroupID, Topic: a.cfg.Kafka.Topic(registrationv1.MailTopic), ClientID: "mailer",
+			Logger: a.log, DeadLetters: deadLetters, DeadLetterTopic: a.cfg.Kafka.Topic(registrationv1.DeadLetterTopic),
 		})
 		if err != nil {
 			return nil, err
 		}
-		a.consumers = append(a.consumers, c)
+		a.parts.Add(lifecycle.Part{Name: fmt.Sprintf("consumer %d", i),
+			Run:  func(ctx context.Context) error { return c.Run(ctx, m.Handle) },
+			Stop: func(context.Context) error { return c.Close() }})
+		out = append(out, c)
 	}
-	registerConsumerStats(metrics, a.consumers)
-	a.http = &http.Server{Handler: a.routes(metrics, admin), ReadHeaderTimeout: 5 * time.Second}
-	if a.profiling, err = profiling.Start(cfg.PprofAddr, log); err != nil {
-		return nil, err
-	}
-	return a, nil
-}
-
-// routes serves /healthz, /readyz (PostgreSQL and Kafka answer) and
-// /metrics.
-func (a *App) routes(metrics *prometheus.Registry, admin *messaging.KafkaAdmin) http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = io.WriteString(w, `{"status":"ok"}`)
-	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
-		for name, probe := range map[string]func(context.Context) error{"database": a.deliveries.Ping, "kafka": admin.Ping} {
-			if err := probe(ctx); err != nil {
-				a.log.Warn("readiness check failed", "check", name, "error", err)
-				w.Header().Set("Content-Type", "application/problem+json")
-				w.Header().Set("Retry-After", "1")
-				w.WriteHeader(http.StatusServiceUnavailable)
-				_, _ = fmt.Fprintf(w, `{"type":"urn:registrar:problem:unavailable","title":"Service unavailable","status":503,"detail":"Not ready: %s not answering.","code":"unavailable"}`, name)
-				return
-			}
-		}
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = io.WriteString(w, `{"status":"ready"}`)
-	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}))
-	return mux
+	return out, nil
 }
 
 // Addr is the address of the operations server.
 func (a *App) Addr() string { return a.listener.Addr().String() }
 
-// Run consumes until ctx is done, then stops: messages being handled are not
-// committed (they come again), the consumers leave the group, the rest
-// closes.
+// Run consumes until ctx is done, then stops every part.
 func (a *App) Run(ctx context.Context) error {
-	a.log.Info("mailer started", "addr", a.Addr(), "group", a.cfg.GroupID, "consumers", len(a.consumers),
+	a.log.Info("mailer started", "addr", a.Addr(), "group", a.cfg.GroupID, "consumers", a.cfg.Consumers,
 		"topic", a.cfg.Kafka.Topic(registrationv1.MailTopic))
-	go func() {
-		if err := a.http.Serve(a.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			a.log.Error("operations server stopped", "error", err)
-		}
-	}()
-	var wg sync.WaitGroup
-	for _, c := range a.consumers {
-		wg.Go(func() { _ = c.Run(ctx, a.mailer.Handle) })
-	}
-	<-ctx.Done()
-	a.log.Info("mailer stopping")
-	wg.Wait()
-	stopCtx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
-	defer cancel()
-	errs := []error{a.http.Shutdown(stopCtx)}
-	for _, c := range a.consumers {
-		errs = append(errs, c.Close())
-	}
-	errs = append(errs, a.publisher.Close())
-	if a.closeSender != nil {
-		errs = append(errs, a.closeSender())
-	}
-	a.deliveries.Close()
-	a.profiling()
+	err := a.parts.Run(ctx, nil, a.cfg.ShutdownTimeout)
 	a.log.Info("mailer stopped")
-	return errors.Join(errs...)
+	return err
 }
 
 // Close releases what newApp acquired, for when Run is never called.
-func (a *App) Close() {
-	if a.listener != nil {
-		_ = a.listener.Close()
-	}
-	for _, c := range a.consumers {
-		_ = c.Close()
-	}
-	if a.publisher != nil {
-		_ = a.publisher.Close()
-	}
-	if a.deliveries != nil {
-		a.deliveries.Close()
-	}
-	if a.closeSender != nil {
-		_ = a.closeSender()
-	}
-	if a.profiling != nil {
-		a.profiling()
-	}
-}
+func (a *App) Close() { _ = a.parts.Close(context.Background()) }
 
 func registerConsumerStats(reg prometheus.Registerer, consumers []*messaging.Consumer) {
 	sum := func(f func(messaging.ConsumerStats) int64) func() float64 {
