@@ -1,14 +1,12 @@
 package e2e_test
 
 import (
-	"bufio"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"math"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -103,33 +101,21 @@ func (f *fleet) settle(n int) {
 func (f *fleet) running() []*member {
 	var out []*member
 	for _, m := range f.members {
-		select {
-		case <-m.p().exited:
-		default:
+		if m.p().Alive() {
 			out = append(out, m)
 		}
 	}
 	return out
 }
 
-// metric reads one unlabelled sample from a process's /metrics (NaN when
-// it does not answer).
+// metric reads one sample from a process's /metrics (NaN when it does not
+// answer).
 func metric(t *testing.T, p *process, name string) float64 {
-	t.Helper()
-	res, err := http.Get(p.base + "/metrics")
+	v, err := testkit.Metric(t.Context(), p.base+"/metrics", name)
 	if err != nil {
 		return math.NaN()
 	}
-	defer res.Body.Close()
-	sc := bufio.NewScanner(res.Body)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
-			f, err := strconv.ParseFloat(v, 64)
-			require.NoError(t, err)
-			return f
-		}
-	}
-	return math.NaN()
+	return v
 }
 
 func (f *fleet) actors() float64 {
@@ -228,7 +214,7 @@ func killAndFailOver(t *testing.T, f *fleet) time.Duration {
 	}
 	victim := f.members[2]
 	require.Positive(t, metric(t, victim.p(), "registrar_actors"), "the victim owns some emails")
-	victim.p().kill()
+	victim.p().Kill()
 	killed := time.Now()
 	survivors := f.members[:2]
 	pending := map[int]bool{}
@@ -269,15 +255,15 @@ func TestClusterMemberDroppedStopsServing(t *testing.T) {
 	etcd := testkit.Env(t, "TEST_ETCD_ENDPOINTS", "etcd")
 	f := newFleet(t, 3, fleetOptions{provider: "etcd", etcd: etcd})
 	zombie := f.members[2].p()
-	require.NoError(t, zombie.cmd.Process.Signal(syscall.SIGSTOP))
+	require.NoError(t, zombie.Signal(syscall.SIGSTOP))
 	time.Sleep(8 * time.Second) // its etcd lease (3 s) runs out: the others drop it
 	f.members = f.members[:2]
 	f.settle(2)
-	require.NoError(t, zombie.cmd.Process.Signal(syscall.SIGCONT))
+	require.NoError(t, zombie.Signal(syscall.SIGCONT))
 	select {
-	case <-zombie.exited:
+	case <-zombie.Exited():
 		var exit interface{ ExitCode() int }
-		require.True(t, errors.As(zombie.err, &exit), "%v", zombie.err)
+		require.True(t, errors.As(zombie.Err(), &exit), "%v", zombie.Err())
 		assert.NotZero(t, exit.ExitCode(), "a fenced member exits with an error")
 		assert.Contains(t, zombie.stderr.String(), "fencing this cluster member")
 	case <-time.After(30 * time.Second):
@@ -305,7 +291,7 @@ func TestClusterRollingRestart(t *testing.T) {
 		for j := range int64(3) {
 			if p := f.members[(i+j)%3].p(); p != nil {
 				select {
-				case <-p.exited:
+				case <-p.Exited():
 				default:
 					return p
 				}

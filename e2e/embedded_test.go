@@ -182,7 +182,7 @@ func TestEmbeddedSIGKILLLosesNothingAnswered(t *testing.T) {
 	// Kill only once the relay has provably claimed the message and the
 	// mailer is retrying it: the crash leaves a claimed, undelivered message.
 	require.Eventually(t, func() bool { return smtp.Refused() > 0 }, 10*time.Second, 5*time.Millisecond)
-	p.kill()
+	p.Kill()
 
 	smtp.Accept()
 	p = start(t, "registrar", env...)

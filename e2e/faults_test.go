@@ -82,7 +82,7 @@ func TestFaultMailerKilledMidStream(t *testing.T) {
 	}
 	wg.Wait()
 	waitUntil(t, "the mailer is mid-stream", 30*time.Second, func() bool { return len(s.smtp.Messages()) >= 10 })
-	s.mailer.kill()
+	s.mailer.Kill()
 	killedAt := len(s.smtp.Messages())
 	s.mailer = start(t, "mailer", s.env...)
 
@@ -129,7 +129,7 @@ func TestFaultRegistrarKilledWithPendingOutbox(t *testing.T) {
 		require.Equal(t, http.StatusCreated, register(t, s.registrar, email, pw).status)
 		emails = append(emails, email)
 	}
-	s.registrar.kill()
+	s.registrar.Kill()
 
 	broker.start()
 	s.registrar = start(t, "registrar", s.env...)

@@ -3,14 +3,13 @@ package e2e_test
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -42,13 +41,11 @@ func TestMain(m *testing.M) {
 
 // process is a running binary with its output captured.
 type process struct {
+	*testkit.Process
 	t      *testing.T
-	cmd    *exec.Cmd
 	stdout *testkit.Buffer
 	stderr *testkit.Buffer
 	addr   chan string
-	exited chan struct{}
-	err    error
 	base   string
 }
 
@@ -56,28 +53,21 @@ type process struct {
 // waits until /readyz answers 200.
 func start(t *testing.T, name string, env ...string) *process {
 	t.Helper()
-	p := &process{t: t, stdout: &testkit.Buffer{}, stderr: &testkit.Buffer{}, addr: make(chan string, 1), exited: make(chan struct{})}
-	p.cmd = exec.Command(filepath.Join(binDir, name))
-	p.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HTTP_ADDR=127.0.0.1:0", "LOG_FORMAT=json"}, env...)
-	p.cmd.Stdout = p.stdout
+	p := &process{t: t, stdout: &testkit.Buffer{}, stderr: &testkit.Buffer{}, addr: make(chan string, 1)}
 	pr, pw := io.Pipe()
-	p.cmd.Stderr = io.MultiWriter(p.stderr, pw)
-	go p.scanForAddr(pr)
-	if err := p.cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", name, err)
+	var err error
+	p.Process, err = testkit.StartProcess(name, filepath.Join(binDir, name), nil,
+		append([]string{"HTTP_ADDR=127.0.0.1:0", "LOG_FORMAT=json"}, env...), p.stdout, io.MultiWriter(p.stderr, pw))
+	if err != nil {
+		t.Fatal(err)
 	}
+	go p.scanForAddr(pr)
 	go func() {
-		p.err = p.cmd.Wait()
+		<-p.Exited()
 		_ = pw.Close()
-		close(p.exited)
 	}()
 	t.Cleanup(func() {
-		select {
-		case <-p.exited:
-		default:
-			_ = p.cmd.Process.Kill()
-			<-p.exited
-		}
+		p.Kill()
 		if t.Failed() {
 			t.Logf("%s stderr:\n%s", name, p.stderr.String())
 		}
@@ -85,12 +75,14 @@ func start(t *testing.T, name string, env ...string) *process {
 	select {
 	case addr := <-p.addr:
 		p.base = "http://" + addr
-	case <-p.exited:
-		t.Fatalf("%s exited at start: %v\n%s", name, p.err, p.stderr.String())
+	case <-p.Exited():
+		t.Fatalf("%s exited at start: %v\n%s", name, p.Err(), p.stderr.String())
 	case <-time.After(30 * time.Second):
 		t.Fatalf("%s did not log its address\n%s", name, p.stderr.String())
 	}
-	p.waitReady()
+	if err := testkit.WaitHTTP(t.Context(), p.base+"/readyz", 30*time.Second, p.Process); err != nil {
+		t.Fatalf("%v\n%s", err, p.stderr.String())
+	}
 	return p
 }
 
@@ -110,42 +102,12 @@ func (p *process) scanForAddr(r io.Reader) {
 	_, _ = io.Copy(io.Discard, r)
 }
 
-func (p *process) waitReady() {
-	p.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		res, err := http.Get(p.base + "/readyz")
-		if err == nil {
-			_ = res.Body.Close()
-			if res.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		select {
-		case <-p.exited:
-			p.t.Fatalf("exited before ready: %v", p.err)
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-	p.t.Fatal("not ready after 30s")
-}
-
 // stop sends SIGTERM and returns the exit error (nil for status 0).
 func (p *process) stop() error {
 	p.t.Helper()
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.exited:
-		return p.err
-	case <-time.After(60 * time.Second):
-		p.t.Fatal("no exit 60s after SIGTERM")
-		return nil
+	err := p.Stop(60 * time.Second)
+	if errors.Is(err, testkit.ErrKilled) {
+		p.t.Fatal(err)
 	}
-}
-
-// kill sends SIGKILL: nothing gets to run after it.
-func (p *process) kill() {
-	p.t.Helper()
-	_ = p.cmd.Process.Kill()
-	<-p.exited
+	return err
 }

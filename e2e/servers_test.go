@@ -3,12 +3,10 @@ package e2e_test
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -23,12 +21,11 @@ import (
 
 func freePort(t *testing.T) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := testkit.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return port
 }
 
 // waitUntil polls cond every 50 ms for at most d.
@@ -45,12 +42,11 @@ func waitUntil(t *testing.T, what string, d time.Duration, cond func() bool) {
 
 // kafkaBroker is a one-node KRaft broker owned by one test.
 type kafkaBroker struct {
-	t      *testing.T
-	lib    string
-	dir    string
-	port   int
-	cmd    *exec.Cmd
-	exited chan struct{}
+	t    *testing.T
+	lib  string
+	dir  string
+	port int
+	proc *testkit.Process
 }
 
 func startKafka(t *testing.T) *kafkaBroker {
@@ -84,36 +80,25 @@ func (b *kafkaBroker) start() {
 	if err != nil {
 		b.t.Fatal(err)
 	}
-	b.cmd = exec.Command("java", "-Xms128m", "-Xmx384m", "-cp", b.lib+"/*", "kafka.Kafka", filepath.Join(b.dir, "server.properties"))
-	b.cmd.Stdout, b.cmd.Stderr = logFile, logFile
-	if err := b.cmd.Start(); err != nil {
+	b.t.Cleanup(func() { _ = logFile.Close() })
+	b.proc, err = testkit.StartProcess("kafka", "java", []string{"-Xms128m", "-Xmx384m", "-cp", b.lib + "/*", "kafka.Kafka",
+		filepath.Join(b.dir, "server.properties")}, nil, logFile, logFile)
+	if err != nil {
 		b.t.Fatal(err)
 	}
-	b.exited = make(chan struct{})
-	go func() { _ = b.cmd.Wait(); _ = logFile.Close(); close(b.exited) }()
 	waitUntil(b.t, "kafka start", 90*time.Second, func() bool {
 		out, _ := os.ReadFile(logPath)
 		return strings.Contains(string(out), "Kafka Server started")
 	})
 }
 
-// stop shuts the broker down cleanly.
-func (b *kafkaBroker) stop() {
-	b.t.Helper()
-	_ = b.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-b.exited:
-	case <-time.After(60 * time.Second):
-		b.kill()
-	}
-}
+// stop shuts the broker down cleanly (killed after a minute).
+func (b *kafkaBroker) stop() { _ = b.proc.Stop(60 * time.Second) }
 
 func (b *kafkaBroker) kill() {
-	if b.cmd == nil || b.cmd.Process == nil {
-		return
+	if b.proc != nil {
+		b.proc.Kill()
 	}
-	_ = b.cmd.Process.Kill()
-	<-b.exited
 }
 
 // pgServer is a PostgreSQL cluster owned by one test.

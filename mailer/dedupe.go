@@ -56,6 +56,14 @@ func (m *Memory) Remember(_ context.Context, id string, until time.Time) error {
 	return nil
 }
 
+// Len is the number of messages remembered, expired ones not yet pruned
+// included (the mailer_dedupe_entries gauge).
+func (m *Memory) Len() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.until)
+}
+
 // prune drops the expired entries into a fresh map (a map never shrinks),
 // and stays armed while entries remain.
 func (m *Memory) prune() {

@@ -214,7 +214,12 @@ func (a *App) wireMailer(bus *messaging.Bus, metrics *prometheus.Registry, mailO
 	if c, ok := sender.(io.Closer); ok { // kept SMTP connections, closed after the outbox flush
 		a.parts.Add(lifecycle.Part{Name: "smtp", Stop: func(context.Context) error { return c.Close() }})
 	}
-	m, err := mailer.New(mailer.Config{Sender: sender, From: a.cfg.MailFrom, Logger: a.log, Observe: mailer.Metrics(metrics)})
+	dedupe := mailer.NewMemory()
+	metrics.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "mailer_dedupe_entries",
+		Help: "Emails the in-process mailer remembers as sent (a redelivery is skipped), each until its code expires.",
+	}, func() float64 { return float64(dedupe.Len()) }))
+	m, err := mailer.New(mailer.Config{Sender: sender, From: a.cfg.MailFrom, Logger: a.log, Dedupe: dedupe, Observe: mailer.Metrics(metrics)})
 	if err != nil {
 		return err
 	}

@@ -153,5 +153,5 @@ func pidsOf(needle string) func() []int {
 }
 
 func pidOf(p *proc) func() []int {
-	return func() []int { return []int{p.cmd.Process.Pid} }
+	return func() []int { return []int{p.Pid()} }
 }

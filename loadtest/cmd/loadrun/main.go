@@ -14,10 +14,11 @@ import (
 	"fmt"
 	"log"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/acme/registrar/internal/daemon"
 )
 
 type config struct {
@@ -28,7 +29,6 @@ type config struct {
 	stacks      string
 	reportOnly  bool
 	ceilingTime time.Duration
-	godebug     string
 }
 
 func main() {
@@ -40,7 +40,6 @@ func main() {
 	flag.StringVar(&c.stacks, "stacks", "embedded,full", "which stacks to measure: embedded, full or both")
 	flag.DurationVar(&c.ceilingTime, "ceiling-time", 10*time.Second, "how long the hash ceiling is measured")
 	flag.BoolVar(&c.reportOnly, "report-only", false, "only render the report again from the results.json in -out (after editing the template)")
-	flag.StringVar(&c.godebug, "godebug", "madvdontneed=0", "GODEBUG of the registrar under test and of the ceiling (as the Dockerfile and make run set it)")
 	flag.Parse()
 	log.SetFlags(log.Ltime)
 	if c.reportOnly {
@@ -52,15 +51,7 @@ func main() {
 	// The ceiling is measured in this process: it must run with the
 	// registrar's runtime settings, or the yardstick would be lower than
 	// what the hash alone can do.
-	if c.godebug != "" && !strings.Contains(os.Getenv("GODEBUG"), c.godebug) {
-		cmd := exec.Command(os.Args[0], os.Args[1:]...)
-		cmd.Env = append(os.Environ(), "GODEBUG="+c.godebug)
-		cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-		if err := cmd.Run(); err != nil {
-			os.Exit(1)
-		}
-		return
-	}
+	daemon.KeepFreedMemory()
 	if err := run(context.Background(), c); err != nil {
 		log.Fatal(err)
 	}
@@ -82,7 +73,7 @@ func run(ctx context.Context, c config) error {
 	}
 	res := results{Date: time.Now().UTC().Format(time.RFC3339), Machine: describeMachine(), Config: c.describe()}
 
-	r := &runner{cfg: c, dir: work, godebug: c.godebug}
+	r := &runner{cfg: c, dir: work}
 	if strings.Contains(c.stacks, "embedded") {
 		if res.Embedded, err = r.embedded(ctx); err != nil {
 			return fmt.Errorf("embedded: %w", err)
@@ -126,7 +117,6 @@ func (c config) describe() map[string]string {
 		"duration":             c.duration.String(),
 		"memory_registrations": fmt.Sprint(c.memoryRegs),
 		"ceiling_time":         c.ceilingTime.String(),
-		"registrar_godebug":    c.godebug,
 		"stacks":               c.stacks,
 	}
 }

@@ -3,25 +3,23 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
-	"io"
-	"net"
+	"log"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/acme/registrar/internal/testkit"
 )
 
-// proc is a process under test, its output in a log file.
+// proc is a process under test (internal/testkit, as the e2e tests run
+// theirs), its output in a log file.
 type proc struct {
-	name   string
-	cmd    *exec.Cmd
-	exited chan struct{}
-	err    error
+	*testkit.Process
 }
 
 func startProc(name, bin string, args, env []string, logPath string) (*proc, error) {
@@ -29,43 +27,23 @@ func startProc(name, bin string, args, env []string, logPath string) (*proc, err
 	if err != nil {
 		return nil, err
 	}
-	p := &proc{name: name, exited: make(chan struct{})}
-	p.cmd = exec.Command(bin, args...)
-	p.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, env...)
-	p.cmd.Stdout, p.cmd.Stderr = logFile, logFile
-	if err := p.cmd.Start(); err != nil {
+	p, err := testkit.StartProcess(name, bin, args, env, logFile, logFile)
+	if err != nil {
 		_ = logFile.Close()
-		return nil, fmt.Errorf("start %s: %w", name, err)
+		return nil, err
 	}
 	go func() {
-		p.err = p.cmd.Wait()
+		<-p.Exited()
 		_ = logFile.Close()
-		close(p.exited)
 	}()
-	return p, nil
+	return &proc{p}, nil
 }
 
-// alive reports whether the process is still running.
-func (p *proc) alive() bool {
-	select {
-	case <-p.exited:
-		return false
-	default:
-		return true
-	}
-}
-
-// stop sends SIGTERM and waits; a process that does not stop is killed.
+// stop sends SIGTERM and waits a minute; a process that does not stop is
+// killed.
 func (p *proc) stop() {
-	if !p.alive() {
-		return
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.exited:
-	case <-time.After(60 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.exited
+	if err := p.Stop(time.Minute); errors.Is(err, testkit.ErrKilled) {
+		log.Print(err)
 	}
 }
 
@@ -79,7 +57,7 @@ func (p *proc) lazyFree() (int64, error) { return p.statusKiB("smaps_rollup", "L
 
 // statusKiB reads the "key: N kB" line of /proc/PID/file, in bytes.
 func (p *proc) statusKiB(file, key string) (int64, error) {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/%s", p.cmd.Process.Pid, file))
+	f, err := os.Open(fmt.Sprintf("/proc/%d/%s", p.Pid(), file))
 	if err != nil {
 		return 0, err
 	}
@@ -91,7 +69,7 @@ func (p *proc) statusKiB(file, key string) (int64, error) {
 			return kb * 1024, err
 		}
 	}
-	return 0, fmt.Errorf("no %s in /proc/%d/%s", key, p.cmd.Process.Pid, file)
+	return 0, fmt.Errorf("no %s in /proc/%d/%s", key, p.Pid(), file)
 }
 
 // peakRSS samples rss every 100 ms until done, and returns the largest.
@@ -111,63 +89,6 @@ func (p *proc) peakRSS(done <-chan struct{}) int64 {
 	}
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-func freeAddr() string {
-	port, err := freePort()
-	if err != nil {
-		panic(err)
-	}
-	return fmt.Sprintf("127.0.0.1:%d", port)
-}
-
-// waitHTTP polls url until it answers 200, for at most d.
-func waitHTTP(ctx context.Context, url string, d time.Duration, p *proc) error {
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		if p != nil && !p.alive() {
-			return fmt.Errorf("%s exited: %w", p.name, p.err)
-		}
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		if res, err := http.DefaultClient.Do(req); err == nil {
-			_, _ = io.Copy(io.Discard, res.Body)
-			_ = res.Body.Close()
-			if res.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return fmt.Errorf("%s did not answer 200 within %s", url, d)
-}
-
-// metric reads one sample of a Prometheus text endpoint (the first line
-// starting with name).
-func metric(url, name string) (float64, error) {
-	res, err := http.Get(url)
-	if err != nil {
-		return 0, err
-	}
-	defer res.Body.Close()
-	sc := bufio.NewScanner(res.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if strings.HasPrefix(line, name+" ") || strings.HasPrefix(line, name+"{") {
-			fields := strings.Fields(line)
-			return strconv.ParseFloat(fields[len(fields)-1], 64)
-		}
-	}
-	return 0, fmt.Errorf("metric %s not found at %s", name, url)
-}
-
 // mailpit is the SMTP sink of the runs, whose REST API gives the codes and
 // the receive time of every email.
 type mailpit struct {
@@ -177,7 +98,15 @@ type mailpit struct {
 }
 
 func startMailpit(dir string) (*mailpit, error) {
-	m := &mailpit{smtp: freeAddr(), api: freeAddr()}
+	smtp, err := testkit.FreeAddr()
+	if err != nil {
+		return nil, err
+	}
+	api, err := testkit.FreeAddr()
+	if err != nil {
+		return nil, err
+	}
+	m := &mailpit{smtp: smtp, api: api}
 	p, err := startProc("mailpit", filepath.Join("bin", "mailpit"), []string{
 		"--smtp", m.smtp, "--listen", m.api, "--max", "500000", "--smtp-disable-rdns",
 		"--database", filepath.Join(dir, "mailpit.db"),
@@ -186,7 +115,7 @@ func startMailpit(dir string) (*mailpit, error) {
 		return nil, err
 	}
 	m.proc = p
-	if err := waitHTTP(context.Background(), "http://"+m.api+"/readyz", 30*time.Second, p); err != nil {
+	if err := testkit.WaitHTTP(context.Background(), "http://"+m.api+"/readyz", 30*time.Second, p.Process); err != nil {
 		p.stop()
 		return nil, err
 	}

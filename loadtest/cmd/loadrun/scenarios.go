@@ -22,10 +22,9 @@ import (
 )
 
 type runner struct {
-	cfg     config
-	dir     string
-	n       int    // scenario counter, for file names
-	godebug string // the registrar's GODEBUG, as deployed
+	cfg config
+	dir string
+	n   int // scenario counter, for file names
 }
 
 func (r *runner) file(name string) string {
@@ -64,17 +63,24 @@ func (s *service) stop() {
 
 // startRegistrar runs bin/registrar with env on fresh ports.
 func (r *runner) startRegistrar(ctx context.Context, name string, env []string) (*service, error) {
-	s := &service{pprof: freeAddr()}
-	addr := freeAddr()
-	s.base = "http://" + addr
-	env = append([]string{"HTTP_ADDR=" + addr, "RATE_LIMIT_PER_IP=0", "LOG_FORMAT=json", "PPROF_ADDR=" + s.pprof,
-		"GODEBUG=" + r.godebug}, env...)
+	pprof, err := testkit.FreeAddr()
+	if err != nil {
+		return nil, err
+	}
+	addr, err := testkit.FreeAddr()
+	if err != nil {
+		return nil, err
+	}
+	s := &service{pprof: pprof, base: "http://" + addr}
+	// The binary as users start it: its own defaults (GODEBUG included,
+	// daemon.KeepFreedMemory), and only what the scenario needs to reach it.
+	env = append([]string{"HTTP_ADDR=" + addr, "RATE_LIMIT_PER_IP=0", "LOG_FORMAT=json", "PPROF_ADDR=" + s.pprof}, env...)
 	p, err := startProc(name, filepath.Join("bin", "registrar"), nil, env, r.file(name+".log"))
 	if err != nil {
 		return nil, err
 	}
 	s.registrar = p
-	if err := waitHTTP(ctx, s.base+"/readyz", 90*time.Second, p); err != nil {
+	if err := testkit.WaitHTTP(ctx, s.base+"/readyz", 90*time.Second, p.Process); err != nil {
 		s.stop()
 		return nil, err
 	}
@@ -377,14 +383,14 @@ func (r *runner) memory(ctx context.Context, res *stackResult) error {
 	}, ""); err != nil {
 		return err
 	}
-	if err := waitIdle(metrics, 2*time.Minute); err != nil {
+	if err := waitIdle(ctx, metrics, 2*time.Minute); err != nil {
 		return err
 	}
 	if err := fetch(fmt.Sprintf("http://%s/debug/pprof/heap?gc=1", svc.pprof), os.DevNull); err != nil {
 		return err
 	}
 	m := &memory{Registrations: r.cfg.memoryRegs}
-	baseHeap, _ := metric(metrics, "go_memstats_heap_inuse_bytes")
+	baseHeap, _ := testkit.Metric(ctx, metrics, "go_memstats_heap_inuse_bytes")
 	m.BaselineHeap = int64(baseHeap)
 	m.BaselineRSS, _ = svc.registrar.rss()
 	baseLazy, _ := svc.registrar.lazyFree()
@@ -397,23 +403,23 @@ func (r *runner) memory(ctx context.Context, res *stackResult) error {
 	if got := int(run.Summary.value("http_req_duration{expected_response:true}", "count")); got != r.cfg.memoryRegs {
 		return fmt.Errorf("memory scenario: %d registrations accepted, want %d", got, r.cfg.memoryRegs)
 	}
-	m.PeakActors, _ = metric(metrics, "registrar_actors")
-	if err := waitIdle(metrics, 5*time.Minute); err != nil {
+	m.PeakActors, _ = testkit.Metric(ctx, metrics, "registrar_actors")
+	if err := waitIdle(ctx, metrics, 5*time.Minute); err != nil {
 		return err
 	}
-	// An idle service rarely collects: collect, let the in-process mailer's
-	// dedupe memory prune itself (every 30 s), collect again.
-	gc := fmt.Sprintf("http://%s/debug/pprof/heap?gc=1", svc.pprof)
-	if err := fetch(gc, os.DevNull); err != nil {
+	// The in-process mailer remembers each sent email until its code
+	// expires; the figure is the memory of the pending registrations, so it
+	// is read once that memory has been pruned (mailer.Memory, on a timer).
+	if err := waitMetrics(ctx, metrics, 2*time.Minute, map[string]float64{"mailer_dedupe_entries": 0}); err != nil {
 		return err
 	}
-	time.Sleep(35 * time.Second)
-	if err := fetch(gc, os.DevNull); err != nil {
+	// An idle service rarely collects.
+	if err := fetch(fmt.Sprintf("http://%s/debug/pprof/heap?gc=1", svc.pprof), os.DevNull); err != nil {
 		return err
 	}
 	m.RSS, _ = svc.registrar.rss()
 	m.LazyFree, _ = svc.registrar.lazyFree()
-	heap, _ := metric(metrics, "go_memstats_heap_inuse_bytes")
+	heap, _ := testkit.Metric(ctx, metrics, "go_memstats_heap_inuse_bytes")
 	m.HeapInuse = int64(heap)
 	m.PerRegistration = float64((m.RSS-m.LazyFree)-(m.BaselineRSS-baseLazy)) / float64(m.Registrations)
 	m.PerRegistrationRSS = float64(m.RSS-m.BaselineRSS) / float64(m.Registrations)
@@ -423,17 +429,29 @@ func (r *runner) memory(ctx context.Context, res *stackResult) error {
 }
 
 // waitIdle waits until every actor is passivated and the outbox is empty.
-func waitIdle(metrics string, d time.Duration) error {
+func waitIdle(ctx context.Context, metrics string, d time.Duration) error {
+	return waitMetrics(ctx, metrics, d, map[string]float64{"registrar_actors": 0, "registrar_outbox_oldest_age_seconds": 0})
+}
+
+// waitMetrics polls a /metrics endpoint until every named sample has its
+// value, for at most d.
+func waitMetrics(ctx context.Context, url string, d time.Duration, want map[string]float64) error {
 	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		actors, err1 := metric(metrics, "registrar_actors")
-		age, err2 := metric(metrics, "registrar_outbox_oldest_age_seconds")
-		if err1 == nil && err2 == nil && actors == 0 && age == 0 {
+	for {
+		var differ []string
+		for name, v := range want {
+			if got, err := testkit.Metric(ctx, url, name); err != nil || got != v {
+				differ = append(differ, fmt.Sprintf("%s=%v (want %v, %v)", name, got, v, err))
+			}
+		}
+		if len(differ) == 0 {
 			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not within %s: %s", d, strings.Join(differ, ", "))
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
-	return fmt.Errorf("actors not idle after %s", d)
 }
 
 // overload sends five times the measured capacity.
@@ -465,7 +483,7 @@ func (r *runner) overload(ctx context.Context, res *stackResult, smtp string) er
 	}
 	o.AcceptedP99 = run.Summary.value("http_req_duration{expected_response:true}", "p(99)")
 	o.AcceptedPerSecond = float64(o.Accepted) / r.cfg.duration.Seconds()
-	o.Survived = svc.registrar.alive() && waitHTTP(ctx, svc.base+"/readyz", 10*time.Second, svc.registrar) == nil
+	o.Survived = svc.registrar.Alive() && testkit.WaitHTTP(ctx, svc.base+"/readyz", 10*time.Second, svc.registrar.Process) == nil
 	res.Overload = o
 	log.Printf("overload: %.0f%% shed, accepted p99 %.0f ms, peak RSS %d MiB, other errors %d, survived %v",
 		100*o.ShedShare, o.AcceptedP99, o.PeakRSS>>20, o.Other, o.Survived)
@@ -502,9 +520,13 @@ func (r *runner) fullStack(ctx context.Context) (*stackResult, error) {
 			log.Printf("the run's topics %s* are left on the broker: %v", prefix, err)
 		}
 	}()
+	mailerAddr, err := testkit.FreeAddr()
+	if err != nil {
+		return nil, err
+	}
 	env := []string{"DATABASE_URL=" + dbURL, "KAFKA_BROKERS=" + brokers, "KAFKA_TOPIC_PREFIX=" + prefix,
 		"CODE_HMAC_KEY=" + hex.EncodeToString(key), "SMTP_URL=smtp://" + mp.smtp, "CODE_TTL=10m",
-		"MAILER_GROUP_ID=load-" + runID(), "MAILER_HTTP_ADDR=" + freeAddr()}
+		"MAILER_GROUP_ID=load-" + runID(), "MAILER_HTTP_ADDR=" + mailerAddr}
 	mailer, err := startProc("mailer", filepath.Join("bin", "mailer"), nil, append(env, "LOG_FORMAT=json"), r.file("mailer.log"))
 	if err != nil {
 		return nil, err
