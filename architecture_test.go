@@ -37,14 +37,15 @@ func TestImportDirections(t *testing.T) {
 	protobuf := "google.golang.org/protobuf/"
 	allowed := map[string][]string{
 		"actors":                 {module + "/protos/", "github.com/asynkron/protoactor-go/", protobuf},
-		"gateway":                {module + "/actors", module + "/address", module + "/password", module + "/internal/lifecycle", module + "/internal/ops", "github.com/danielgtaylor/huma/v2", "github.com/gofiber/fiber/v2", "github.com/prometheus/"},
+		"gateway":                {module + "/actors", module + "/address", module + "/password", module + "/internal/lifecycle", module + "/internal/logctx", module + "/internal/ops", "github.com/danielgtaylor/huma/v2", "github.com/gofiber/fiber/v2", "github.com/prometheus/"},
 		"persistence":            {module + "/actors", module + "/persistence/migrations", module + "/protos/", "github.com/jackc/pgx/v5", "github.com/pressly/goose/v3", "modernc.org/sqlite", protobuf},
 		"messaging":              {module + "/protos/", "github.com/segmentio/kafka-go", protobuf},
 		"mailer":                 {module + "/address", module + "/messaging", module + "/protos/", "github.com/wneessen/go-mail", "github.com/prometheus/", protobuf},
 		"password":               {module + "/actors", "golang.org/x/crypto/", "github.com/ccojocar/zxcvbn-go"},
 		"address":                {"golang.org/x/net/idna"},
 		"protos/registration/v1": {protobuf},
-		"internal/config":        {"github.com/caarlos0/env/v11"},
+		"internal/config":        {"github.com/caarlos0/env/v11", module + "/internal/logctx"},
+		"internal/logctx":        {},
 		"internal/lifecycle":     {},
 		"internal/ops":           {module + "/internal/lifecycle", "github.com/prometheus/"},
 	}

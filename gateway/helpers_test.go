@@ -25,6 +25,7 @@ import (
 	"github.com/acme/registrar/actors"
 	"github.com/acme/registrar/actors/actorstest"
 	"github.com/acme/registrar/gateway"
+	"github.com/acme/registrar/internal/logctx"
 	"github.com/acme/registrar/internal/testkit"
 	"github.com/acme/registrar/password"
 	registrationv1 "github.com/acme/registrar/protos/registration/v1"
@@ -56,6 +57,7 @@ type env struct {
 	store  *actorstest.Store
 	clock  *testkit.Clock
 	hasher *switchable
+	logs   *testkit.Buffer // the server's JSON log
 	// secrets that no response may ever contain
 	secrets []string
 }
@@ -67,11 +69,13 @@ type options struct {
 	// trusted and proxyHeader configure the client IP behind proxies.
 	trusted     []netip.Prefix
 	proxyHeader string
+	accessLog   bool
 }
 
 func newEnv(t *testing.T, opts options) *env {
 	t.Helper()
-	logger := slog.New(slog.DiscardHandler)
+	logs := &testkit.Buffer{}
+	logger := slog.New(logctx.NewHandler(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	h, err := password.NewHasher(password.Config{
 		Params:          password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32},
 		AllowWeakParams: true,
@@ -87,7 +91,7 @@ func newEnv(t *testing.T, opts options) *env {
 	}
 	rules, err := actors.NewRules(policy, []byte("0123456789abcdef0123456789abcdef"))
 	require.NoError(t, err)
-	e := &env{t: t, store: actorstest.NewStore(), clock: testkit.NewClock(time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)), hasher: hasher}
+	e := &env{t: t, store: actorstest.NewStore(), clock: testkit.NewClock(time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)), hasher: hasher, logs: logs}
 	reg, err := actors.NewRegistry(actors.Config{
 		Rules: rules, Store: e.store, Passwords: hasher, DummyHash: dummy, Logger: logger, Now: e.clock.Now,
 	})
@@ -96,7 +100,7 @@ func newEnv(t *testing.T, opts options) *env {
 	e.srv, err = gateway.New(gateway.Config{
 		Registrations: reg, Passwords: hasher, DummyHash: dummy, Logger: logger,
 		Metrics: prometheus.NewRegistry(), RateLimiter: opts.limiter, Ready: opts.ready,
-		TrustedProxies: opts.trusted, ProxyHeader: opts.proxyHeader,
+		TrustedProxies: opts.trusted, ProxyHeader: opts.proxyHeader, AccessLog: opts.accessLog,
 	})
 	require.NoError(t, err)
 	return e
@@ -187,7 +191,9 @@ func (e *env) check(r response) {
 	assert.NotEqual(e.t, http.StatusInternalServerError, r.status, "no client input may cause a 500: %s", r.raw)
 	for _, s := range e.secrets {
 		assert.False(e.t, testkit.ContainsToken(r.raw, s), "a response echoed a secret: %s", r.raw)
+		assert.False(e.t, testkit.ContainsToken(e.logs.String(), s), "the log holds a secret")
 	}
+	assert.True(e.t, logctx.SaneRequestID(r.header.Get(gateway.HeaderRequestID)), "every answer carries its request id")
 	if r.status >= 400 {
 		assert.Equal(e.t, "application/problem+json", r.header.Get("Content-Type"), r.raw)
 		for _, field := range []string{"type", "title", "status", "detail", "code"} {

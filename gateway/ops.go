@@ -21,6 +21,10 @@ type Status struct {
 
 type statusOutput struct{ Body Status }
 
+// metricsFormat is the exposition format of /metrics, as served and as
+// documented.
+var metricsFormat = expfmt.NewFormat(expfmt.TypeTextPlain)
+
 type metricsOutput struct {
 	ContentType string `header:"Content-Type"`
 	Body        []byte
@@ -52,7 +56,7 @@ func (s *Server) registerOpsRoutes(api huma.API) {
 		Tags:        []string{"operations"},
 		Responses: map[string]*huma.Response{"200": {
 			Description: "Metrics",
-			Content:     map[string]*huma.MediaType{"text/plain; version=0.0.4": {Schema: &huma.Schema{Type: "string"}}},
+			Content:     map[string]*huma.MediaType{string(metricsFormat): {Schema: &huma.Schema{Type: "string"}}},
 		}},
 	}, s.metricsPage)
 }
@@ -70,13 +74,12 @@ func (s *Server) metricsPage(context.Context, *struct{}) (*metricsOutput, error)
 	if err != nil {
 		return nil, fmt.Errorf("gather metrics: %w", err)
 	}
-	format := expfmt.NewFormat(expfmt.TypeTextPlain)
 	var buf bytes.Buffer
-	enc := expfmt.NewEncoder(&buf, format)
+	enc := expfmt.NewEncoder(&buf, metricsFormat)
 	for _, f := range families {
 		if err := enc.Encode(f); err != nil {
 			return nil, fmt.Errorf("encode metrics: %w", err)
 		}
 	}
-	return &metricsOutput{ContentType: string(format), Body: buf.Bytes()}, nil
+	return &metricsOutput{ContentType: string(metricsFormat), Body: buf.Bytes()}, nil
 }

@@ -67,6 +67,9 @@ type Config struct {
 
 	// RequestTimeout bounds the handling of one request; default 10s.
 	RequestTimeout time.Duration
+	// AccessLog logs one line per answered request (server errors are
+	// logged either way).
+	AccessLog bool
 	// ReadTimeout, WriteTimeout and IdleTimeout bound the connection;
 	// defaults 10s, 15s and 60s.
 	ReadTimeout, WriteTimeout, IdleTimeout time.Duration
@@ -116,7 +119,7 @@ func New(cfg Config) (*Server, error) {
 		IdleTimeout:           cfg.IdleTimeout,
 		ReadBufferSize:        8192,
 		DisableStartupMessage: true,
-		ErrorHandler:          s.fiberError,
+		ErrorHandler:          s.refused,
 	})
 	s.app.Use(s.observe, s.recover, s.guardFraming, s.guardEncoding)
 	s.app.Use("/v1", s.guardMediaType, s.rateLimit)
@@ -166,49 +169,11 @@ func (s *Server) Test(req *http.Request) (*http.Response, error) {
 func (s *Server) recover(c *fiber.Ctx) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			s.log.Error("panic while handling a request", "path", c.Path(), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			s.log.ErrorContext(c.UserContext(), "panic while handling a request", "route", routeLabel(c), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
 			err = s.sendProblem(c, internalError())
 		}
 	}()
 	return c.Next()
-}
-
-// observe bounds the request's context, and records metrics and errors.
-func (s *Server) observe(c *fiber.Ctx) error {
-	ctx, cancel := context.WithTimeout(c.UserContext(), s.cfg.RequestTimeout)
-	defer cancel()
-	c.SetUserContext(context.WithValue(ctx, clientIPKey{}, s.clientIP(c)))
-	start := time.Now()
-	err := c.Next()
-	if err != nil {
-		// Let the error handler write the response before measuring it.
-		if herr := s.fiberError(c, err); herr != nil {
-			return herr
-		}
-	}
-	status := c.Response().StatusCode()
-	route := routeLabel(c)
-	elapsed := time.Since(start)
-	s.metrics.observe(c.Method(), route, status, elapsed)
-	if status >= 500 {
-		s.log.Warn("request answered with a server error", "method", c.Method(), "route", route, "status", status, "duration", elapsed)
-	} else {
-		s.log.Debug("request", "method", c.Method(), "route", route, "status", status, "duration", elapsed)
-	}
-	return nil
-}
-
-var knownRoutes = map[string]bool{
-	"/v1/users": true, "/v1/users/activate": true, "/v1/users/activation-code": true, "/v1/users/me": true,
-	"/healthz": true, "/readyz": true, "/metrics": true, "/openapi.json": true, "/openapi.yaml": true, "/docs": true,
-}
-
-// routeLabel keeps the metrics' label set bounded: unknown paths share one.
-func routeLabel(c *fiber.Ctx) string {
-	if p := c.Route().Path; knownRoutes[p] {
-		return p
-	}
-	return "other"
 }
 
 // rateLimit counts /v1 requests per client IP. A limiter that fails lets the
@@ -220,7 +185,7 @@ func (s *Server) rateLimit(c *fiber.Ctx) error {
 	}
 	ok, retry, err := s.cfg.RateLimiter.Allow(c.UserContext(), limitKey(c.UserContext()))
 	if err != nil {
-		s.log.Warn("rate limiter failed; request let through", "error", err)
+		s.log.WarnContext(c.UserContext(), "rate limiter failed; request let through", "error", err)
 		return c.Next()
 	}
 	if !ok {
@@ -230,16 +195,16 @@ func (s *Server) rateLimit(c *fiber.Ctx) error {
 	return c.Next()
 }
 
-// fiberError renders errors raised outside huma (routing, body limit,
-// middleware) as problems.
-func (s *Server) fiberError(c *fiber.Ctx, err error) error {
+// renderError renders errors raised outside huma (routing, middleware) as
+// problems.
+func (s *Server) renderError(c *fiber.Ctx, err error) error {
 	var fe *fiber.Error
 	if errors.As(err, &fe) {
 		return s.sendProblem(c, statusProblem(fe.Code))
 	}
 	p, known := problemFor(err)
 	if !known {
-		s.log.Error("request failed", "path", c.Path(), "error", err)
+		s.log.ErrorContext(c.UserContext(), "request failed", "route", routeLabel(c), "error", err)
 	}
 	return s.sendProblem(c, p)
 }

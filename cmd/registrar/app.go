@@ -98,6 +98,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, mailOut io.Writer
 		Registrations: registry, Passwords: hasher, DummyHash: dummy, Logger: log, Metrics: metrics,
 		RateLimiter: limiter, Ready: a.parts.Checks(),
 		RequestTimeout: cfg.RequestTimeout, TrustedProxies: cfg.trusted, ProxyHeader: cfg.ProxyHeader,
+		AccessLog: cfg.AccessLog,
 	})
 	if err != nil {
 		return nil, err

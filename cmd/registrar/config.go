@@ -43,6 +43,7 @@ type Config struct {
 	HashMaxQueue      int           `env:"HASH_MAX_QUEUE"` // 0: eight per slot
 	HashMaxWait       time.Duration `env:"HASH_MAX_WAIT" envDefault:"1s"`
 	RequestTimeout    time.Duration `env:"REQUEST_TIMEOUT" envDefault:"10s"`
+	AccessLog         bool          `env:"ACCESS_LOG" envDefault:"true"`
 	ShutdownTimeout   time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"20s"`
 	ActorShards       int           `env:"ACTOR_SHARDS" envDefault:"32"`
 	ActorIdleTimeout  time.Duration `env:"ACTOR_IDLE_TIMEOUT" envDefault:"2m"`

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/caarlos0/env/v11"
+
+	"github.com/acme/registrar/internal/logctx"
 )
 
 // Load parses environ ("KEY=value" entries) into a T, a struct with env
@@ -135,15 +137,16 @@ func (l Log) Validate(errs *Errors) {
 	}
 }
 
-// Logger returns a logger writing to w.
+// Logger returns a logger writing to w; a line logged with a request's
+// context carries its request_id (internal/logctx).
 func (l Log) Logger(w io.Writer) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(l.Level))
 	opts := &slog.HandlerOptions{Level: level}
 	if l.Format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		return slog.New(logctx.NewHandler(slog.NewJSONHandler(w, opts)))
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return slog.New(logctx.NewHandler(slog.NewTextHandler(w, opts)))
 }
 
 // Mail configures how emails leave.

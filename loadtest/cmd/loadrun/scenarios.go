@@ -9,6 +9,7 @@ import (
 	"log"
 	"math"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -589,7 +590,13 @@ func (r *runner) freshDatabase(ctx context.Context) (dbURL, brokers string, drop
 			log.Printf("the run's database %s is left: %v", name, err)
 		}
 	}
-	return strings.Replace(vars["DATABASE_URL"], "/registrar?", "/"+name+"?", 1), vars["KAFKA_BROKERS"], drop, nil
+	u, err := url.Parse(vars["DATABASE_URL"])
+	if err != nil {
+		drop()
+		return "", "", nil, fmt.Errorf("DATABASE_URL of scripts/services.sh: %w", err)
+	}
+	u.Path = "/" + name // the same server and credentials, the run's database
+	return u.String(), vars["KAFKA_BROKERS"], drop, nil
 }
 
 func fetch(url, path string) error {
