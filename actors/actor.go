@@ -107,6 +107,8 @@ func (a *registrationActor) Receive(ctx actor.Context) {
 			}
 			return &registrationv1.Reply{Result: &registrationv1.Reply_Account{Account: noted}}
 		})
+	case *registrationv1.PurgeRegistration:
+		a.serve(ctx, msg.GetBudget(), func(c context.Context) *registrationv1.Reply { return a.purge(c) })
 	case *codeTimer:
 		c, cancel := context.WithTimeout(context.Background(), a.deps.storeTimeout)
 		_ = a.expire(c, msg.generation)
@@ -258,7 +260,7 @@ func (a *registrationActor) decide(ctx context.Context, rule func(cur *Registrat
 			a.logFailure("registration command failed", err)
 			return unavailable()
 		}
-		if d.Next == nil {
+		if d.Next == nil && !d.Delete {
 			if d.confirm {
 				fresh, err := a.fresh(ctx)
 				if err != nil {
@@ -277,7 +279,7 @@ func (a *registrationActor) decide(ctx context.Context, rule func(cur *Registrat
 			continue
 		}
 		if err != nil {
-			a.logFailure("persist registration", err, "user_id", d.Next.ID)
+			a.logFailure("persist registration", err, "user_id", a.userID())
 			a.loaded = false // read before deciding again
 			return unavailable()
 		}
@@ -311,19 +313,44 @@ func (a *registrationActor) fresh(ctx context.Context) (bool, error) {
 }
 
 func (a *registrationActor) persist(ctx context.Context, d Decision) error {
+	msgs, err := messages(d.Events, a.deps.now(), a.deps.random)
+	if err != nil {
+		return err
+	}
+	if d.Delete {
+		if err := a.deps.store.Purge(ctx, a.reg, msgs); err != nil {
+			return fmt.Errorf("purge: %w", err)
+		}
+		return nil
+	}
 	next := d.Next
 	next.Version = 1
 	if a.reg != nil {
 		next.Version = a.reg.Version + 1
 	}
-	msgs, err := messages(d.Events, a.deps.now(), a.deps.random)
-	if err != nil {
-		return err
-	}
 	if err := a.deps.store.Save(ctx, next, msgs); err != nil {
 		return fmt.Errorf("save: %w", err)
 	}
 	return nil
+}
+
+// purge deletes the registration if the rules find it past its retention;
+// the reply's account id is the purged user's, empty when nothing was
+// purged.
+func (a *registrationActor) purge(ctx context.Context) *registrationv1.Reply {
+	var purged string
+	reply := a.decide(ctx, func(cur *Registration, now time.Time) (outcome, error) {
+		d := a.deps.rules.Purge(cur, now)
+		purged = ""
+		if d.Delete {
+			purged = cur.ID
+		}
+		return outcome{Decision: d}, nil
+	})
+	if reply.GetRejection() != nil {
+		return reply
+	}
+	return &registrationv1.Reply{Result: &registrationv1.Reply_Account{Account: &registrationv1.Account{Id: purged}}}
 }
 
 // load reads the row from the store within ctx, bounded by the store timeout.

@@ -203,3 +203,37 @@ func TestExpirySweepReachesAnActorWithStaleMemory(t *testing.T) {
 	assert.True(t, got.Code.ExpiryNoted)
 	assert.Equal(t, 1, h.events("registration.v1.VerificationCodeExpired"))
 }
+
+// TestPurgeSweepDeletesStaleRegistrations: a pending registration a
+// retention past its last code is deleted through its actor (which holds it
+// in memory here), with RegistrationPurged; the email then registers afresh
+// with a new id, and an active account is kept.
+func TestPurgeSweepDeletesStaleRegistrations(t *testing.T) {
+	store := actorstest.NewStore()
+	h := newHarness(t, func(p *actors.Policy, c *actors.Config) {
+		p.CodeTTL, p.PendingRetention = 200*time.Millisecond, time.Second // swept every second
+		c.Store, c.Expired, c.Stale, c.Now = store, store, store, time.Now
+		c.ExpirySweep = 50 * time.Millisecond
+	})
+	h.store = store
+	first, err := h.reg.Register(ctx, "stale@example.com", actorstest.Hash("pw"))
+	require.NoError(t, err)
+	_, err = h.reg.Register(ctx, "kept@example.com", actorstest.Hash("pw"))
+	require.NoError(t, err)
+	_, err = h.reg.Activate(ctx, actors.Credentials{Email: "kept@example.com", Password: "pw"}, h.lastCode(t, "kept@example.com"))
+	require.NoError(t, err)
+
+	require.Eventually(t, func() bool { return h.events("registration.v1.RegistrationPurged") == 1 }, 10*time.Second, 20*time.Millisecond)
+	_, err = store.Load(ctx, "stale@example.com")
+	require.ErrorIs(t, err, actors.ErrNotFound)
+	assert.Empty(t, h.mails(t, "stale@example.com"), "its unpublished messages went with it")
+	assert.Equal(t, int64(1), h.reg.Stats().Events["purged"])
+	_, err = store.Load(ctx, "kept@example.com")
+	require.NoError(t, err, "an active account is never purged")
+
+	_, err = h.reg.Describe(ctx, actors.Credentials{Email: "stale@example.com", Password: "pw"})
+	require.ErrorIs(t, err, actors.ErrInvalidCredentials, "the actor's memory went with the row")
+	again, err := h.reg.Register(ctx, "stale@example.com", actorstest.Hash("pw"))
+	require.NoError(t, err)
+	assert.NotEqual(t, first.ID, again.ID, "a new registration, a new id")
+}

@@ -87,6 +87,13 @@ type Throttled struct {
 	Scope  ThrottleScope
 }
 
+// RegistrationPurged: a pending registration past its retention was
+// deleted with its outbox history; the email is unknown again.
+type RegistrationPurged struct {
+	UserID string
+	At     time.Time
+}
+
 func (Registered) event()  {}
 func (CodeIssued) event()  {}
 func (Activated) event()   {}
@@ -94,8 +101,10 @@ func (CodeExpired) event() {}
 func (CodeBurned) event()  {}
 func (Throttled) event()   {}
 
+func (RegistrationPurged) event() {}
+
 // eventTypes are the names of the events, as metrics label them.
-var eventTypes = []string{"registered", "code_issued", "activated", "code_expired", "code_burned", "throttled"}
+var eventTypes = []string{"registered", "code_issued", "activated", "code_expired", "code_burned", "throttled", "purged"}
 
 // eventType is the name of e among eventTypes.
 func eventType(e Event) string {
@@ -112,6 +121,8 @@ func eventType(e Event) string {
 		return "code_burned"
 	case Throttled:
 		return "throttled"
+	case RegistrationPurged:
+		return "purged"
 	}
 	return "other"
 }

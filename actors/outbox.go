@@ -70,6 +70,10 @@ func messages(events []Event, now time.Time, rnd io.Reader) ([]*registrationv1.E
 			err = add(registrationv1.EventsTopic, e.UserID, now, &registrationv1.AccountThrottled{
 				UserId: e.UserID, Until: timestamppb.New(e.Until), Scope: throttleScope(e.Scope),
 			})
+		case RegistrationPurged:
+			err = add(registrationv1.EventsTopic, e.UserID, e.At, &registrationv1.RegistrationPurged{
+				UserId: e.UserID, PurgedAt: timestamppb.New(e.At),
+			})
 		default:
 			err = fmt.Errorf("no message for event %T", e)
 		}

@@ -20,6 +20,9 @@ type Policy struct {
 	// further wrong password doubles it, up to MaxThrottleDelay.
 	ThrottleDelay    time.Duration
 	MaxThrottleDelay time.Duration
+	// PendingRetention: a pending registration whose last code expired
+	// longer ago than this is deleted (0 keeps them).
+	PendingRetention time.Duration
 }
 
 // MaxPasswordWait is the longest a throttled password check ever waits: the
@@ -44,6 +47,7 @@ func DefaultPolicy() Policy {
 		FailureWindow:    24 * time.Hour,
 		ThrottleDelay:    time.Minute,
 		MaxThrottleDelay: MaxPasswordWait,
+		PendingRetention: 168 * time.Hour,
 	}
 }
 
@@ -71,6 +75,9 @@ func (p Policy) Validate() error {
 	if p.ThrottleDelay <= 0 || p.ThrottleDelay > p.MaxThrottleDelay || p.MaxThrottleDelay > MaxPasswordWait {
 		errs = append(errs, fmt.Errorf("password throttle delays must satisfy 0 < first (%s) <= longest (%s) <= %s",
 			p.ThrottleDelay, p.MaxThrottleDelay, MaxPasswordWait))
+	}
+	if p.PendingRetention < 0 {
+		errs = append(errs, fmt.Errorf("pending retention must not be negative, got %s", p.PendingRetention))
 	}
 	return errors.Join(errs...)
 }

@@ -26,6 +26,11 @@ type Store interface {
 	// Version returns the version of the stored row of email, 0 when there
 	// is none: a cheap check that memory is still the truth.
 	Version(ctx context.Context, email string) (int64, error)
+	// Purge deletes the row of reg.Email if it is at reg.Version (else
+	// nothing changes and it returns ErrConflict), deletes every outbox
+	// message keyed by reg.ID not yet published, and appends msgs, in one
+	// transaction, with Save's guarantees about its outcome.
+	Purge(ctx context.Context, reg *Registration, msgs []*registrationv1.Envelope) error
 }
 
 // ExpiredCode is a pending code whose expiry has not been noted.
@@ -41,6 +46,14 @@ type ExpiredCodes interface {
 	// other claimers for lease: several members sweeping at once share the
 	// rows out, each row to one of them.
 	ClaimExpired(ctx context.Context, limit int, lease time.Duration) ([]ExpiredCode, error)
+}
+
+// StaleRegistrations finds the pending registrations past their retention.
+type StaleRegistrations interface {
+	// ClaimStale returns the emails of up to limit pending registrations
+	// whose last code expired (code_expires_at, by the store's clock) more
+	// than retention ago, and hides them from other claimers for lease.
+	ClaimStale(ctx context.Context, retention time.Duration, limit int, lease time.Duration) ([]string, error)
 }
 
 // PasswordVerifier checks a password against a stored hash.

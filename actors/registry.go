@@ -49,6 +49,11 @@ type Config struct {
 	// with its member); their actors are told to note the expiry.
 	Expired     ExpiredCodes
 	ExpirySweep time.Duration
+	// Stale, when set and the rules keep pending registrations for a
+	// limited time (Policy.PendingRetention), is swept at start and every
+	// half retention (at most an hour, at least a second) for pending
+	// registrations past it; their actors are told to purge them.
+	Stale StaleRegistrations
 
 	// Cluster, when set, makes this registry a member of a Proto.Actor
 	// cluster; nil runs every shard in this process.
@@ -127,7 +132,7 @@ type Stats struct {
 	ExpiriesSwept int64
 	// Events counts the domain events committed by this member, by type
 	// (registered, code_issued, activated, code_expired, code_burned,
-	// throttled).
+	// throttled, purged).
 	Events map[string]int64
 }
 
@@ -144,7 +149,7 @@ type Registry struct {
 	stats     *stats
 	closed    atomic.Bool
 	logger    *slog.Logger
-	sweep     *expirySweep
+	sweeps    *sweeps
 }
 
 // NewRegistry starts the actor system and the shards (or joins the cluster).
@@ -211,7 +216,7 @@ func NewRegistry(cfg Config) (*Registry, error) {
 			}
 		}
 	}
-	r.sweep = startExpirySweep(r, cfg.Expired, cfg.ExpirySweep, logger)
+	r.sweeps = startSweeps(r, cfg.Expired, cfg.ExpirySweep, cfg.Stale, cfg.Rules.Policy().PendingRetention, logger)
 	return r, nil
 }
 
@@ -283,6 +288,15 @@ func (r *Registry) Describe(ctx context.Context, c Credentials) (Account, error)
 func (r *Registry) expireCode(ctx context.Context, email string, generation int64) (bool, error) {
 	acc, err := r.request(ctx, email, func(budget *durationpb.Duration) proto.Message {
 		return &registrationv1.ExpireCode{Email: email, Generation: generation, Budget: budget}
+	})
+	return acc.ID != "", err
+}
+
+// purge asks the actor of email to delete its registration if it is past
+// its retention; it reports whether it did.
+func (r *Registry) purge(ctx context.Context, email string) (bool, error) {
+	acc, err := r.request(ctx, email, func(budget *durationpb.Duration) proto.Message {
+		return &registrationv1.PurgeRegistration{Email: email, Budget: budget}
 	})
 	return acc.ID != "", err
 }
@@ -475,7 +489,7 @@ func (r *Registry) Close(ctx context.Context) error {
 	if r.closed.Swap(true) {
 		return nil
 	}
-	r.sweep.stop()
+	r.sweeps.stop()
 	var errs []error
 	if r.cluster != nil {
 		errs = append(errs, r.drain(ctx), leaveCluster(ctx, r.cluster, r.placement.(*clusterPlacement)))

@@ -41,10 +41,16 @@ type Decision struct {
 	// Err is the rejection to answer with (nil on success). A rejection may
 	// still change the state: a wrong password counts against the budget.
 	Err error
+	// Delete removes the registration (and its outbox history) instead of
+	// saving a Next: the email becomes unknown.
+	Delete bool
 }
 
 // State returns the registration after the decision.
 func (d Decision) State(cur *Registration) *Registration {
+	if d.Delete {
+		return nil
+	}
 	if d.Next != nil {
 		return d.Next
 	}
@@ -265,6 +271,34 @@ func (r Rules) Expire(cur *Registration, generation int64, now time.Time) Decisi
 		return Decision{}
 	}
 	return r.noteExpiry(cur, now, nil)
+}
+
+// Purge deletes a pending registration whose last code expired more than
+// the retention ago: the personal data of someone who never proved the
+// address is kept no longer than it serves (GDPR art. 5(1)(e)). The email
+// can then be registered afresh, with a new id.
+func (r Rules) Purge(cur *Registration, now time.Time) Decision {
+	if !r.Purgeable(cur, now) {
+		return Decision{}
+	}
+	return Decision{Delete: true, Events: []Event{RegistrationPurged{UserID: cur.ID, At: now}}}
+}
+
+// Purgeable reports whether reg is pending and past its retention at now.
+func (r Rules) Purgeable(reg *Registration, now time.Time) bool {
+	if reg == nil || reg.Status != StatusPending || r.policy.PendingRetention <= 0 {
+		return false
+	}
+	return !now.Before(LastCodeExpiry(reg).Add(r.policy.PendingRetention))
+}
+
+// LastCodeExpiry is when the last code of a pending registration expired,
+// or will (the stores' sweeps select on the same column).
+func LastCodeExpiry(reg *Registration) time.Time {
+	if reg.Code.ExpiresAt.IsZero() {
+		return reg.UpdatedAt // no code was ever issued
+	}
+	return reg.Code.ExpiresAt
 }
 
 // ExpiryPending reports whether reg has a code whose expiry has not been

@@ -42,6 +42,9 @@ func (m *machine) apply(d actors.Decision) actors.Decision {
 	if d.Next != nil {
 		m.cur = d.Next
 	}
+	if d.Delete {
+		m.cur = nil
+	}
 	for _, e := range d.Events {
 		if ci, ok := e.(actors.CodeIssued); ok {
 			m.code = ci.Code
@@ -100,6 +103,8 @@ func (m *machine) describe(passwordOK bool) actors.Decision {
 	return m.apply(m.rules.Describe(auth, m.now))
 }
 
+func (m *machine) purge() actors.Decision { return m.apply(m.rules.Purge(m.cur, m.now)) }
+
 // wrongCode is a well-formed code that is not the current one.
 func (m *machine) wrongCode() string {
 	if m.code == "9999" {
@@ -142,6 +147,7 @@ type want struct {
 	retryAfter time.Duration
 	attempts   int      // attempts_remaining of an invalid code
 	changed    bool     // Next != nil
+	deleted    bool     // Delete
 	events     []string // event type names, in order
 	status     actors.Status
 }
@@ -162,6 +168,7 @@ func check(tb testing.TB, m *machine, got actors.Decision, w want) {
 	assert.Equal(tb, w.retryAfter, retry, "retry after")
 	assert.Equal(tb, w.attempts, attempts, "attempts remaining")
 	assert.Equal(tb, w.changed, got.Next != nil, "state changed")
+	assert.Equal(tb, w.deleted, got.Delete, "deleted")
 	if w.events == nil {
 		w.events = []string{}
 	}
@@ -176,6 +183,7 @@ func TestRules(t *testing.T) {
 	policy := actors.DefaultPolicy()
 	ttl, cooldown := policy.CodeTTL, policy.ResendCooldown
 	limit, window, delay := policy.FailureLimit, policy.FailureWindow, policy.ThrottleDelay
+	retention := policy.PendingRetention
 	// failCodes(limit-1) guesses on three codes, a cooldown apart, and the
 	// code for the last guess comes one cooldown later: the oldest wrong
 	// code is this old when the budget runs out.
@@ -694,6 +702,55 @@ func TestRules(t *testing.T) {
 				retryAfter: window - codesSpan,
 				changed:    true, events: []string{"Throttled"}},
 		},
+
+		// The purge sweep.
+		{
+			name:  "purge of a pending registration whose last code expired a retention ago deletes it",
+			setup: func(m *machine) { m.register("h1"); m.advance(ttl + retention) },
+			act:   func(m *machine) actors.Decision { return m.purge() },
+			want:  want{deleted: true, events: []string{"RegistrationPurged"}},
+		},
+		{
+			name:  "purge one millisecond before the retention ends keeps it",
+			setup: func(m *machine) { m.register("h1"); m.advance(ttl + retention - time.Millisecond) },
+			act:   func(m *machine) actors.Decision { return m.purge() },
+			want:  want{status: actors.StatusPending},
+		},
+		{
+			name:  "purge counts from the last code: a resend renews the retention",
+			setup: func(m *machine) { m.register("h1"); m.advance(retention); m.resend(true); m.advance(retention) },
+			act:   func(m *machine) actors.Decision { return m.purge() },
+			want:  want{status: actors.StatusPending},
+		},
+		{
+			name:  "purge counts from the last code: a re-registration renews the retention",
+			setup: func(m *machine) { m.register("h1"); m.advance(retention); m.register("h2"); m.advance(retention) },
+			act:   func(m *machine) actors.Decision { return m.purge() },
+			want:  want{status: actors.StatusPending},
+		},
+		{
+			name:  "purge of a registration whose code burned deletes it a retention after the code's expiry",
+			setup: func(m *machine) { m.register("h1"); m.failCodes(3); m.advance(ttl + retention) },
+			act:   func(m *machine) actors.Decision { return m.purge() },
+			want:  want{deleted: true, events: []string{"RegistrationPurged"}},
+		},
+		{
+			name:  "purge never deletes an active account",
+			setup: func(m *machine) { m.register("h1"); m.activate(true, m.code); m.advance(10 * retention) },
+			act:   func(m *machine) actors.Decision { return m.purge() },
+			want:  want{status: actors.StatusActive},
+		},
+		{
+			name: "purge of an unknown email does nothing",
+			act:  func(m *machine) actors.Decision { return m.purge() },
+			want: want{},
+		},
+		{
+			name:  "after a purge the email registers afresh",
+			setup: func(m *machine) { m.register("h1"); m.advance(ttl + retention); m.purge() },
+			act:   func(m *machine) actors.Decision { return m.register("h2") },
+			want:  want{changed: true, events: []string{"Registered", "CodeIssued"}, status: actors.StatusPending},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -704,11 +761,41 @@ func TestRules(t *testing.T) {
 			before := m.cur
 			got := tt.act(m)
 			check(t, m, got, tt.want)
-			if got.Next == nil {
+			if got.Next == nil && !got.Delete {
 				assert.Same(t, before, m.cur, "state must not change")
 			}
 		})
 	}
+}
+
+func TestRulesPurge(t *testing.T) {
+	t.Run("a retention of 0 keeps every registration", func(t *testing.T) {
+		policy := actors.DefaultPolicy()
+		policy.PendingRetention = 0
+		rules, err := actors.NewRules(policy, []byte("0123456789abcdef0123456789abcdef"))
+		require.NoError(t, err)
+		m := &machine{tb: t, rules: rules, now: t0}
+		m.register("h1")
+		m.advance(100 * 365 * 24 * time.Hour)
+		d := m.purge()
+		assert.False(t, d.Delete)
+		assert.Empty(t, d.Events)
+	})
+	t.Run("the event names the purged user and the time", func(t *testing.T) {
+		m := newMachine(t)
+		m.register("h1")
+		id := m.cur.ID
+		m.advance(time.Minute + m.rules.Policy().PendingRetention)
+		d := m.purge()
+		require.Len(t, d.Events, 1)
+		assert.Equal(t, actors.RegistrationPurged{UserID: id, At: m.now}, d.Events[0])
+		assert.Nil(t, d.State(nil), "nothing is left")
+	})
+	t.Run("a negative retention is refused", func(t *testing.T) {
+		policy := actors.DefaultPolicy()
+		policy.PendingRetention = -time.Second
+		assert.ErrorContains(t, policy.Validate(), "pending retention")
+	})
 }
 
 func TestRulesANewRegistrationStartsTheThrottleAfresh(t *testing.T) {

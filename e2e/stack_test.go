@@ -261,3 +261,29 @@ func TestExampleEventsConsumer(t *testing.T) {
 	assert.Equal(t, "sub@example.com", first.Data.Email)
 	assert.Contains(t, lines[1], "registration.v1.VerificationCodeIssued")
 }
+
+// TestStackPurgesStaleRegistrations: a pending registration whose last code
+// expired longer ago than PENDING_RETENTION disappears with a public
+// RegistrationPurged event, and the email registers afresh with a new id.
+func TestStackPurgesStaleRegistrations(t *testing.T) {
+	s := newStack(t, stackOptions{env: []string{"CODE_TTL=1s", "PENDING_RETENTION=2s"}}) // swept every second
+	events := s.events()
+	r := register(t, s.registrar, "stale@example.com", pw)
+	require.Equal(t, http.StatusCreated, r.status, r.body)
+	staleID := r.body["id"].(string)
+	r = register(t, s.registrar, "kept@example.com", pw)
+	require.Equal(t, http.StatusCreated, r.status, r.body)
+	keptID := r.body["id"].(string)
+	r = activate(t, s.registrar, "kept@example.com", pw, waitCode(t, s.smtp, "kept@example.com", 1))
+	require.Equal(t, http.StatusOK, r.status, r.body)
+
+	waitUntil(t, "the purge event", 30*time.Second, func() bool { return slices.Contains(events.types(staleID), "RegistrationPurged") })
+	assert.Equal(t, http.StatusUnauthorized, me(t, s.registrar, "stale@example.com", pw).status, "the account is gone")
+	assert.Equal(t, http.StatusOK, me(t, s.registrar, "kept@example.com", pw).status, "an active account stays")
+	assert.NotContains(t, events.types(keptID), "RegistrationPurged")
+	assert.Equal(t, 1.0, metric(t, s.registrar, `registrar_events_total{type="purged"}`))
+
+	r = register(t, s.registrar, "stale@example.com", pw)
+	require.Equal(t, http.StatusCreated, r.status, r.body)
+	assert.NotEqual(t, staleID, r.body["id"], "registered afresh, with a new id")
+}

@@ -210,18 +210,30 @@ func (p *Postgres) ClaimExpired(ctx context.Context, limit int, lease time.Durat
 	return codes, nil
 }
 
+// ClaimStale implements actors.StaleRegistrations, on the database's clock.
+func (p *Postgres) ClaimStale(ctx context.Context, retention time.Duration, limit int, lease time.Duration) ([]string, error) {
+	rows, err := p.pool.Query(ctx, `UPDATE registrations SET purge_claimed_until = now() + $3 * interval '1 millisecond'
+		WHERE email IN (SELECT email FROM registrations
+			WHERE status = 'pending' AND coalesce(code_expires_at, updated_at) <= now() - $1 * interval '1 millisecond'
+			  AND purge_claimed_until <= now()
+			ORDER BY coalesce(code_expires_at, updated_at) LIMIT $2 FOR UPDATE SKIP LOCKED)
+		RETURNING email`, retention.Milliseconds(), limit, lease.Milliseconds())
+	if err != nil {
+		return nil, fmt.Errorf("postgres: claim stale registrations: %w", err)
+	}
+	emails, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("postgres: claim stale registrations: %w", err)
+	}
+	return emails, nil
+}
+
 // Save implements actors.Store: the row and its messages in one
 // transaction, sent as one batch.
 func (p *Postgres) Save(ctx context.Context, reg *actors.Registration, msgs []*registrationv1.Envelope) error {
 	if reg.Version < 1 {
 		return actors.ErrConflict
 	}
-	tx, err := p.pool.Begin(ctx)
-	if err != nil {
-		return fmt.Errorf("postgres: begin: %w", err)
-	}
-	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
-
 	args := []any{reg.Email, reg.ID, reg.PasswordHash, reg.Status.String(), reg.Generation, nilIfEmpty(reg.Code.MAC),
 		nullTime(reg.Code.IssuedAt), nullTime(reg.Code.ExpiresAt), reg.Code.Attempts, reg.Code.ExpiryNoted,
 		nonNilTimes(reg.CodeFailures), nonNilTimes(reg.Issues), reg.CreatedAt, nullTime(reg.ActivatedAt), reg.UpdatedAt, reg.Version,
@@ -237,6 +249,27 @@ func (p *Postgres) Save(ctx context.Context, reg *actors.Registration, msgs []*r
 			password_guard = $17
 			WHERE email = $1 AND version = $16 - 1`, args...)
 	}
+	return p.write(ctx, "save registration", batch, msgs)
+}
+
+// Purge implements actors.Store.
+func (p *Postgres) Purge(ctx context.Context, reg *actors.Registration, msgs []*registrationv1.Envelope) error {
+	batch := &pgx.Batch{}
+	batch.Queue(`DELETE FROM registrations WHERE email = $1 AND version = $2`, reg.Email, reg.Version)
+	batch.Queue(`DELETE FROM outbox WHERE key = $1`, reg.ID)
+	return p.write(ctx, "purge registration", batch, msgs)
+}
+
+// write runs batch, then appends msgs to the outbox, in one transaction sent
+// as one batch. The batch's first statement changes the registration's row:
+// when it changes none, the row was not at the expected version and
+// nothing is written (ErrConflict).
+func (p *Postgres) write(ctx context.Context, what string, batch *pgx.Batch, msgs []*registrationv1.Envelope) error {
+	tx, err := p.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("postgres: begin: %w", err)
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
 	if len(msgs) > 0 {
 		n := len(msgs)
 		ids, topics, keys, types, sources := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
@@ -277,7 +310,7 @@ func (p *Postgres) Save(ctx context.Context, reg *actors.Registration, msgs []*r
 		return err
 	}
 	if err != nil {
-		return fmt.Errorf("postgres: save registration: %w", err)
+		return fmt.Errorf("postgres: %s: %w", what, err)
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return p.commitOutcome(ctx, xid, err)

@@ -215,32 +215,52 @@ func (s *SQLite) Save(ctx context.Context, reg *actors.Registration, msgs []*reg
 	if reg.Version < 1 {
 		return actors.ErrConflict
 	}
+	args := []any{reg.Email, reg.ID, reg.PasswordHash, reg.Status.String(), reg.Generation, nilIfEmpty(reg.Code.MAC),
+		nullMillis(reg.Code.IssuedAt), nullMillis(reg.Code.ExpiresAt), reg.Code.Attempts, reg.Code.ExpiryNoted,
+		encodeTimes(reg.CodeFailures), encodeTimes(reg.Issues), millis(reg.CreatedAt), nullMillis(reg.ActivatedAt),
+		millis(reg.UpdatedAt), reg.Version, encodeGuard(reg.Passwords)}
+	return s.write(ctx, "save registration", msgs, func(tx *sql.Tx) (sql.Result, error) {
+		if reg.Version == 1 {
+			return tx.ExecContext(ctx, `INSERT INTO registrations (`+sqliteColumns+`)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`, args...)
+		}
+		return tx.ExecContext(ctx, `UPDATE registrations SET id = ?2, password_hash = ?3, status = ?4,
+			generation = ?5, code_mac = ?6, code_issued_at = ?7, code_expires_at = ?8, code_attempts = ?9,
+			code_expiry_noted = ?10, code_failures = ?11, issues = ?12, created_at = ?13, activated_at = ?14,
+			updated_at = ?15, version = ?16, password_guard = ?17
+			WHERE email = ?1 AND version = ?16 - 1`, args...)
+	})
+}
+
+// Purge implements actors.Store.
+func (s *SQLite) Purge(ctx context.Context, reg *actors.Registration, msgs []*registrationv1.Envelope) error {
+	return s.write(ctx, "purge registration", msgs, func(tx *sql.Tx) (sql.Result, error) {
+		res, err := tx.ExecContext(ctx, `DELETE FROM registrations WHERE email = ? AND version = ?`, reg.Email, reg.Version)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM outbox WHERE key = ?`, reg.ID); err != nil {
+			return nil, err
+		}
+		return res, nil
+	})
+}
+
+// write runs change, then appends msgs to the outbox, in one transaction.
+// change writes the registration's row: when it changes none, the row was
+// not at the expected version and nothing is written (ErrConflict).
+func (s *SQLite) write(ctx context.Context, what string, msgs []*registrationv1.Envelope, change func(*sql.Tx) (sql.Result, error)) error {
 	tx, err := s.writer.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqlite: begin: %w", err)
 	}
 	defer func() { _ = tx.Rollback() }()
-
-	args := []any{reg.Email, reg.ID, reg.PasswordHash, reg.Status.String(), reg.Generation, nilIfEmpty(reg.Code.MAC),
-		nullMillis(reg.Code.IssuedAt), nullMillis(reg.Code.ExpiresAt), reg.Code.Attempts, reg.Code.ExpiryNoted,
-		encodeTimes(reg.CodeFailures), encodeTimes(reg.Issues), millis(reg.CreatedAt), nullMillis(reg.ActivatedAt),
-		millis(reg.UpdatedAt), reg.Version, encodeGuard(reg.Passwords)}
-	var res sql.Result
-	if reg.Version == 1 {
-		res, err = tx.ExecContext(ctx, `INSERT INTO registrations (`+sqliteColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`, args...)
-	} else {
-		res, err = tx.ExecContext(ctx, `UPDATE registrations SET id = ?2, password_hash = ?3, status = ?4,
-			generation = ?5, code_mac = ?6, code_issued_at = ?7, code_expires_at = ?8, code_attempts = ?9,
-			code_expiry_noted = ?10, code_failures = ?11, issues = ?12, created_at = ?13, activated_at = ?14,
-			updated_at = ?15, version = ?16, password_guard = ?17
-			WHERE email = ?1 AND version = ?16 - 1`, args...)
-	}
+	res, err := change(tx)
 	if err != nil {
-		return fmt.Errorf("sqlite: save registration: %w", err)
+		return fmt.Errorf("sqlite: %s: %w", what, err)
 	}
 	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("sqlite: save registration: %w", err)
+		return fmt.Errorf("sqlite: %s: %w", what, err)
 	} else if n == 0 {
 		return actors.ErrConflict
 	}
@@ -257,6 +277,32 @@ func (s *SQLite) Save(ctx context.Context, reg *actors.Registration, msgs []*reg
 		}
 	}
 	return nil
+}
+
+// ClaimStale implements actors.StaleRegistrations.
+func (s *SQLite) ClaimStale(ctx context.Context, retention time.Duration, limit int, lease time.Duration) ([]string, error) {
+	now := time.Now()
+	rows, err := s.writer.QueryContext(ctx, `UPDATE registrations SET purge_claimed_until = ?4
+		WHERE email IN (SELECT email FROM registrations
+			WHERE status = 'pending' AND coalesce(code_expires_at, updated_at) <= ?2 AND purge_claimed_until <= ?1
+			ORDER BY coalesce(code_expires_at, updated_at) LIMIT ?3)
+		RETURNING email`, millis(now), millis(now.Add(-retention)), limit, millis(now.Add(lease)))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: claim stale registrations: %w", err)
+	}
+	defer func() { _ = rows.Close() }()
+	var emails []string
+	for rows.Next() {
+		var e string
+		if err := rows.Scan(&e); err != nil {
+			return nil, fmt.Errorf("sqlite: claim stale registrations: %w", err)
+		}
+		emails = append(emails, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: claim stale registrations: %w", err)
+	}
+	return emails, nil
 }
 
 func (s *SQLite) append(ctx context.Context, tx *sql.Tx, msgs []*registrationv1.Envelope) error {

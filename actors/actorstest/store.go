@@ -21,8 +21,9 @@ type Store struct {
 	rows   map[string]*actors.Registration
 	outbox []*outboxRow
 	notify chan struct{}
-	// expiryClaims holds the leases of ClaimExpired, by email.
-	expiryClaims map[string]time.Time
+	// expiryClaims and staleClaims hold the leases of ClaimExpired and
+	// ClaimStale, by email.
+	expiryClaims, staleClaims map[string]time.Time
 	// fail, when set, is called before every Load and Save; a non-nil error
 	// is returned instead of touching the data (fault injection).
 	fail func(op string) error
@@ -35,7 +36,7 @@ type outboxRow struct {
 
 // NewStore returns an empty store.
 func NewStore() *Store {
-	return &Store{rows: map[string]*actors.Registration{}, notify: make(chan struct{}, 1), expiryClaims: map[string]time.Time{}}
+	return &Store{rows: map[string]*actors.Registration{}, notify: make(chan struct{}, 1), expiryClaims: map[string]time.Time{}, staleClaims: map[string]time.Time{}}
 }
 
 // FailWith makes every later Load and Save call fail(op) first ("load" or
@@ -83,6 +84,26 @@ func (s *Store) Save(ctx context.Context, reg *actors.Registration, msgs []*regi
 	return nil
 }
 
+// Purge implements actors.Store.
+func (s *Store) Purge(ctx context.Context, reg *actors.Registration, msgs []*registrationv1.Envelope) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.injected("save"); err != nil {
+		return err
+	}
+	if cur, ok := s.rows[reg.Email]; !ok || cur.Version != reg.Version {
+		return actors.ErrConflict
+	}
+	delete(s.rows, reg.Email)
+	delete(s.expiryClaims, reg.Email)
+	delete(s.staleClaims, reg.Email)
+	s.outbox = slices.DeleteFunc(s.outbox, func(r *outboxRow) bool { return r.env.GetKey() == reg.ID })
+	for _, m := range msgs {
+		s.outbox = append(s.outbox, &outboxRow{env: proto.Clone(m).(*registrationv1.Envelope)})
+	}
+	return nil
+}
+
 // Version implements actors.Store.
 func (s *Store) Version(ctx context.Context, email string) (int64, error) {
 	s.mu.Lock()
@@ -112,6 +133,25 @@ func (s *Store) ClaimExpired(ctx context.Context, limit int, lease time.Duration
 		}
 		s.expiryClaims[email] = now.Add(lease)
 		out = append(out, actors.ExpiredCode{Email: email, Generation: r.Generation})
+	}
+	return out, nil
+}
+
+// ClaimStale implements actors.StaleRegistrations.
+func (s *Store) ClaimStale(ctx context.Context, retention time.Duration, limit int, lease time.Duration) ([]string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now()
+	var out []string
+	for email, r := range s.rows {
+		if len(out) == limit {
+			break
+		}
+		if r.Status != actors.StatusPending || actors.LastCodeExpiry(r).Add(retention).After(now) || s.staleClaims[email].After(now) {
+			continue
+		}
+		s.staleClaims[email] = now.Add(lease)
+		out = append(out, email)
 	}
 	return out, nil
 }

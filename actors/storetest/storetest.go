@@ -24,6 +24,7 @@ import (
 type Subject interface {
 	actors.Store
 	actors.ExpiredCodes
+	actors.StaleRegistrations
 	// Claim is the relay's read of the outbox (messaging.Outbox, whose own
 	// suite is messaging/outboxtest): here it shows what a save wrote.
 	Claim(ctx context.Context, limit int, lease time.Duration) ([]*registrationv1.Envelope, error)
@@ -236,6 +237,116 @@ func Run(t *testing.T, open func(t *testing.T) Subject) {
 					mu.Lock()
 					for _, c := range got {
 						seen[c.Email]++
+					}
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+		assert.Len(t, seen, n)
+		for email, times := range seen {
+			assert.Equal(t, 1, times, email)
+		}
+	})
+
+	t.Run("a purge deletes the row at its version with the user's unpublished messages", func(t *testing.T) {
+		s := open(t)
+		r := pending("gone@example.com", base)
+		require.NoError(t, s.Save(ctx, r, []*registrationv1.Envelope{envelope(t, "m-gone-1", r.ID), envelope(t, "m-gone-2", r.ID)}))
+		other := pending("kept@example.com", base)
+		other.ID = "01900000-0000-7000-8000-0000000000cc"
+		require.NoError(t, s.Save(ctx, other, []*registrationv1.Envelope{envelope(t, "m-kept", other.ID)}))
+
+		require.NoError(t, s.Purge(ctx, r, []*registrationv1.Envelope{envelope(t, "m-purged", r.ID)}))
+		_, err := s.Load(ctx, r.Email)
+		require.ErrorIs(t, err, actors.ErrNotFound)
+		v, err := s.Version(ctx, r.Email)
+		require.NoError(t, err)
+		assert.Zero(t, v)
+		assertOutboxIDs(t, s, []string{"m-kept", "m-purged"})
+
+		again := pending(r.Email, base.Add(time.Hour))
+		again.ID = "01900000-0000-7000-8000-0000000000dd"
+		require.NoError(t, s.Save(ctx, again, nil), "the email registers afresh, at version 1")
+		got, err := s.Load(ctx, r.Email)
+		require.NoError(t, err)
+		assert.Equal(t, again.ID, got.ID)
+	})
+
+	t.Run("a purge at another version changes nothing", func(t *testing.T) {
+		s := open(t)
+		r := pending("renewed@example.com", base)
+		require.NoError(t, s.Save(ctx, r, []*registrationv1.Envelope{envelope(t, "m-renewed", r.ID)}))
+		next := r.Clone()
+		next.Version = 2
+		require.NoError(t, s.Save(ctx, next, nil))
+
+		require.ErrorIs(t, s.Purge(ctx, r, []*registrationv1.Envelope{envelope(t, "m-purged", r.ID)}), actors.ErrConflict)
+		got, err := s.Load(ctx, r.Email)
+		require.NoError(t, err)
+		assert.Equal(t, int64(2), got.Version)
+		assertOutboxIDs(t, s, []string{"m-renewed"})
+		ghost := pending("ghost@example.com", base)
+		require.ErrorIs(t, s.Purge(ctx, ghost, nil), actors.ErrConflict, "no row")
+	})
+
+	t.Run("pending registrations past their retention are claimed once per lease", func(t *testing.T) {
+		s := open(t)
+		now := time.Now().UTC().Truncate(time.Millisecond)
+		ids := 0
+		save := func(email string, expiredAgo time.Duration, status actors.Status) {
+			ids++
+			r := pending(email, now.Add(-expiredAgo-time.Minute))
+			r.ID = fmt.Sprintf("01900000-0000-7000-8000-%012d", ids)
+			r.Status = status
+			if status == actors.StatusActive {
+				r.Code, r.ActivatedAt = actors.Code{}, now.Add(-expiredAgo)
+			}
+			require.NoError(t, s.Save(ctx, r, nil))
+		}
+		save("old@example.com", 3*time.Hour, actors.StatusPending)
+		save("older@example.com", 30*time.Hour, actors.StatusPending)
+		save("recent@example.com", 30*time.Minute, actors.StatusPending)
+		save("live@example.com", -time.Minute, actors.StatusPending)
+		save("active@example.com", 30*time.Hour, actors.StatusActive)
+
+		longer, err := s.ClaimStale(ctx, 48*time.Hour, 10, time.Minute)
+		require.NoError(t, err)
+		assert.Empty(t, longer, "the retention is the caller's")
+		got, err := s.ClaimStale(ctx, time.Hour, 10, 300*time.Millisecond)
+		require.NoError(t, err)
+		assert.ElementsMatch(t, []string{"old@example.com", "older@example.com"}, got)
+		again, err := s.ClaimStale(ctx, time.Hour, 10, time.Minute)
+		require.NoError(t, err)
+		assert.Empty(t, again, "claimed rows are hidden for the lease")
+		require.Eventually(t, func() bool {
+			back, err := s.ClaimStale(ctx, time.Hour, 1, time.Minute)
+			return err == nil && len(back) == 1
+		}, 5*time.Second, 20*time.Millisecond, "after the lease, one at a time")
+	})
+
+	t.Run("concurrent purge sweepers share the stale registrations out", func(t *testing.T) {
+		s := open(t)
+		now := time.Now().UTC().Truncate(time.Millisecond)
+		const n = 30
+		for i := range n {
+			r := pending(fmt.Sprintf("st%d@example.com", i), now.Add(-3*time.Hour))
+			r.ID = fmt.Sprintf("01900000-0000-7000-8000-%012d", i)
+			require.NoError(t, s.Save(ctx, r, nil))
+		}
+		var mu sync.Mutex
+		seen := map[string]int{}
+		var wg sync.WaitGroup
+		for range 6 {
+			wg.Go(func() {
+				for {
+					got, err := s.ClaimStale(ctx, time.Hour, 4, time.Minute)
+					if !assert.NoError(t, err) || len(got) == 0 {
+						return
+					}
+					mu.Lock()
+					for _, e := range got {
+						seen[e]++
 					}
 					mu.Unlock()
 				}

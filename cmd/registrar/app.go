@@ -29,6 +29,7 @@ import (
 type store interface {
 	actors.Store
 	actors.ExpiredCodes
+	actors.StaleRegistrations
 	messaging.Outbox
 	Ping(ctx context.Context) error
 	OldestPending(ctx context.Context) (time.Time, error)
@@ -177,7 +178,7 @@ func (a *App) registry(st store, hasher *password.Hasher, dummy string) (*actors
 		return nil, err
 	}
 	r, err := actors.NewRegistry(actors.Config{
-		Rules: rules, Store: st, Expired: st, Passwords: hasher, DummyHash: dummy, Logger: a.log,
+		Rules: rules, Store: st, Expired: st, Stale: st, Passwords: hasher, DummyHash: dummy, Logger: a.log,
 		Shards: a.cfg.ActorShards, IdleTimeout: a.cfg.ActorIdleTimeout, RequestTimeout: a.cfg.RequestTimeout,
 		Cluster: clusterCfg,
 	})

@@ -26,6 +26,7 @@ type Config struct {
 	AccountFailureLimit  int           `env:"ACCOUNT_FAILURE_LIMIT" envDefault:"10"`
 	AccountFailureWindow time.Duration `env:"ACCOUNT_FAILURE_WINDOW" envDefault:"24h"`
 	RateLimitPerIP       int           `env:"RATE_LIMIT_PER_IP" envDefault:"60"`
+	PendingRetention     time.Duration `env:"PENDING_RETENTION" envDefault:"168h"`
 	config.Kafka
 	config.Mail
 	config.Log
@@ -183,6 +184,9 @@ func (c *Config) validatePolicy(errs *config.Errors) {
 	if c.AccountFailureWindow <= 0 {
 		errs.Add("ACCOUNT_FAILURE_WINDOW", "must be positive, got %s", c.AccountFailureWindow)
 	}
+	if c.PendingRetention < 0 {
+		errs.Add("PENDING_RETENTION", "must not be negative (0 keeps pending registrations), got %s", c.PendingRetention)
+	}
 }
 
 func (c *Config) policy() actors.Policy {
@@ -193,5 +197,6 @@ func (c *Config) policy() actors.Policy {
 	p.HourlyCodeLimit = c.CodeHourlyLimit
 	p.FailureLimit = c.AccountFailureLimit
 	p.FailureWindow = c.AccountFailureWindow
+	p.PendingRetention = c.PendingRetention
 	return p
 }

@@ -30,6 +30,7 @@ func TestDefaultsMatchTheContract(t *testing.T) {
 	assert.Equal(t, 10, cfg.AccountFailureLimit)
 	assert.Equal(t, 24*time.Hour, cfg.AccountFailureWindow)
 	assert.Equal(t, 60, cfg.RateLimitPerIP)
+	assert.Equal(t, 168*time.Hour, cfg.PendingRetention)
 }
 
 func TestConfigRefusesBadValuesNamingTheVariable(t *testing.T) {
@@ -40,6 +41,8 @@ func TestConfigRefusesBadValuesNamingTheVariable(t *testing.T) {
 		"ACCOUNT_FAILURE_LIMIT=1000":               "ACCOUNT_FAILURE_LIMIT",
 		"ACCOUNT_FAILURE_WINDOW=0s":                "ACCOUNT_FAILURE_WINDOW",
 		"RATE_LIMIT_PER_IP=-1":                     "RATE_LIMIT_PER_IP",
+		"PENDING_RETENTION=-1h":                    "PENDING_RETENTION",
+		"PENDING_RETENTION=a week":                 "PENDING_RETENTION",
 		"RATE_LIMIT_PER_IP=lots":                   "RATE_LIMIT_PER_IP",
 		"DATABASE_URL=mysql://x":                   "DATABASE_URL",
 		"DATABASE_URL=sqlite:":                     "DATABASE_URL",
@@ -173,7 +176,7 @@ func TestHelpListsEveryVariableOfTheContract(t *testing.T) {
 	require.Equal(t, 0, binary.Main(context.Background(), []string{"--help"}, nil, &out, &errs))
 	for _, v := range []string{"HTTP_ADDR", "DATABASE_URL", "KAFKA_BROKERS", "SMTP_URL", "MAIL_FROM", "CODE_TTL",
 		"CODE_MAX_ATTEMPTS", "CODE_RESEND_COOLDOWN", "ACCOUNT_FAILURE_LIMIT", "ACCOUNT_FAILURE_WINDOW", "RATE_LIMIT_PER_IP",
-		"CLUSTER_PROVIDER", "CLUSTER_NAME", "CLUSTER_ADDR", "CLUSTER_DISCOVERY_PORT", "CLUSTER_PEERS", "ETCD_ENDPOINTS"} {
+		"PENDING_RETENTION", "CLUSTER_PROVIDER", "CLUSTER_NAME", "CLUSTER_ADDR", "CLUSTER_DISCOVERY_PORT", "CLUSTER_PEERS", "ETCD_ENDPOINTS"} {
 		assert.Contains(t, out.String(), v)
 	}
 	assert.Contains(t, out.String(), "sqlite:data/registrar.db")

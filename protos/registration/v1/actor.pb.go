@@ -500,6 +500,62 @@ func (x *ExpireCode) GetBudget() *durationpb.Duration {
 	return nil
 }
 
+// PurgeRegistration asks the email's actor to delete its pending
+// registration if it is past its retention (the purge sweep sends it); the
+// actor's rules decide on its own state, so a registration renewed since
+// the sweep's claim is kept.
+type PurgeRegistration struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Email         string                 `protobuf:"bytes,1,opt,name=email,proto3" json:"email,omitempty"`
+	Budget        *durationpb.Duration   `protobuf:"bytes,14,opt,name=budget,proto3" json:"budget,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PurgeRegistration) Reset() {
+	*x = PurgeRegistration{}
+	mi := &file_registration_v1_actor_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PurgeRegistration) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PurgeRegistration) ProtoMessage() {}
+
+func (x *PurgeRegistration) ProtoReflect() protoreflect.Message {
+	mi := &file_registration_v1_actor_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PurgeRegistration.ProtoReflect.Descriptor instead.
+func (*PurgeRegistration) Descriptor() ([]byte, []int) {
+	return file_registration_v1_actor_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *PurgeRegistration) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+func (x *PurgeRegistration) GetBudget() *durationpb.Duration {
+	if x != nil {
+		return x.Budget
+	}
+	return nil
+}
+
 // MembershipQuery asks another member for its view of the cluster.
 // Protoactor blocks a member it dropped for good, without telling it, and
 // one member's block of another is never undone: views that disagree for
@@ -513,7 +569,7 @@ type MembershipQuery struct {
 
 func (x *MembershipQuery) Reset() {
 	*x = MembershipQuery{}
-	mi := &file_registration_v1_actor_proto_msgTypes[5]
+	mi := &file_registration_v1_actor_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -525,7 +581,7 @@ func (x *MembershipQuery) String() string {
 func (*MembershipQuery) ProtoMessage() {}
 
 func (x *MembershipQuery) ProtoReflect() protoreflect.Message {
-	mi := &file_registration_v1_actor_proto_msgTypes[5]
+	mi := &file_registration_v1_actor_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -538,7 +594,7 @@ func (x *MembershipQuery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MembershipQuery.ProtoReflect.Descriptor instead.
 func (*MembershipQuery) Descriptor() ([]byte, []int) {
-	return file_registration_v1_actor_proto_rawDescGZIP(), []int{5}
+	return file_registration_v1_actor_proto_rawDescGZIP(), []int{6}
 }
 
 // MembershipAnswer is a member's view: the ids of the members in its
@@ -553,7 +609,7 @@ type MembershipAnswer struct {
 
 func (x *MembershipAnswer) Reset() {
 	*x = MembershipAnswer{}
-	mi := &file_registration_v1_actor_proto_msgTypes[6]
+	mi := &file_registration_v1_actor_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -565,7 +621,7 @@ func (x *MembershipAnswer) String() string {
 func (*MembershipAnswer) ProtoMessage() {}
 
 func (x *MembershipAnswer) ProtoReflect() protoreflect.Message {
-	mi := &file_registration_v1_actor_proto_msgTypes[6]
+	mi := &file_registration_v1_actor_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -578,7 +634,7 @@ func (x *MembershipAnswer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MembershipAnswer.ProtoReflect.Descriptor instead.
 func (*MembershipAnswer) Descriptor() ([]byte, []int) {
-	return file_registration_v1_actor_proto_rawDescGZIP(), []int{6}
+	return file_registration_v1_actor_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *MembershipAnswer) GetMembers() []string {
@@ -612,7 +668,7 @@ type Account struct {
 
 func (x *Account) Reset() {
 	*x = Account{}
-	mi := &file_registration_v1_actor_proto_msgTypes[7]
+	mi := &file_registration_v1_actor_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -624,7 +680,7 @@ func (x *Account) String() string {
 func (*Account) ProtoMessage() {}
 
 func (x *Account) ProtoReflect() protoreflect.Message {
-	mi := &file_registration_v1_actor_proto_msgTypes[7]
+	mi := &file_registration_v1_actor_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -637,7 +693,7 @@ func (x *Account) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Account.ProtoReflect.Descriptor instead.
 func (*Account) Descriptor() ([]byte, []int) {
-	return file_registration_v1_actor_proto_rawDescGZIP(), []int{7}
+	return file_registration_v1_actor_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Account) GetId() string {
@@ -702,7 +758,7 @@ type Rejection struct {
 
 func (x *Rejection) Reset() {
 	*x = Rejection{}
-	mi := &file_registration_v1_actor_proto_msgTypes[8]
+	mi := &file_registration_v1_actor_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -714,7 +770,7 @@ func (x *Rejection) String() string {
 func (*Rejection) ProtoMessage() {}
 
 func (x *Rejection) ProtoReflect() protoreflect.Message {
-	mi := &file_registration_v1_actor_proto_msgTypes[8]
+	mi := &file_registration_v1_actor_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -727,7 +783,7 @@ func (x *Rejection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Rejection.ProtoReflect.Descriptor instead.
 func (*Rejection) Descriptor() ([]byte, []int) {
-	return file_registration_v1_actor_proto_rawDescGZIP(), []int{8}
+	return file_registration_v1_actor_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Rejection) GetReason() Reason {
@@ -765,7 +821,7 @@ type Reply struct {
 
 func (x *Reply) Reset() {
 	*x = Reply{}
-	mi := &file_registration_v1_actor_proto_msgTypes[9]
+	mi := &file_registration_v1_actor_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -777,7 +833,7 @@ func (x *Reply) String() string {
 func (*Reply) ProtoMessage() {}
 
 func (x *Reply) ProtoReflect() protoreflect.Message {
-	mi := &file_registration_v1_actor_proto_msgTypes[9]
+	mi := &file_registration_v1_actor_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -790,7 +846,7 @@ func (x *Reply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Reply.ProtoReflect.Descriptor instead.
 func (*Reply) Descriptor() ([]byte, []int) {
-	return file_registration_v1_actor_proto_rawDescGZIP(), []int{9}
+	return file_registration_v1_actor_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Reply) GetResult() isReply_Result {
@@ -867,6 +923,9 @@ const file_registration_v1_actor_proto_rawDesc = "" +
 	"\n" +
 	"generation\x18\x02 \x01(\x03R\n" +
 	"generation\x121\n" +
+	"\x06budget\x18\x0e \x01(\v2\x19.google.protobuf.DurationR\x06budget\"\\\n" +
+	"\x11PurgeRegistration\x12\x14\n" +
+	"\x05email\x18\x01 \x01(\tR\x05email\x121\n" +
 	"\x06budget\x18\x0e \x01(\v2\x19.google.protobuf.DurationR\x06budget\"\x11\n" +
 	"\x0fMembershipQuery\"D\n" +
 	"\x10MembershipAnswer\x12\x18\n" +
@@ -922,7 +981,7 @@ func file_registration_v1_actor_proto_rawDescGZIP() []byte {
 }
 
 var file_registration_v1_actor_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_registration_v1_actor_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_registration_v1_actor_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_registration_v1_actor_proto_goTypes = []any{
 	(AccountStatus)(0),            // 0: registration.v1.AccountStatus
 	(Reason)(0),                   // 1: registration.v1.Reason
@@ -931,34 +990,36 @@ var file_registration_v1_actor_proto_goTypes = []any{
 	(*ResendCode)(nil),            // 4: registration.v1.ResendCode
 	(*GetAccount)(nil),            // 5: registration.v1.GetAccount
 	(*ExpireCode)(nil),            // 6: registration.v1.ExpireCode
-	(*MembershipQuery)(nil),       // 7: registration.v1.MembershipQuery
-	(*MembershipAnswer)(nil),      // 8: registration.v1.MembershipAnswer
-	(*Account)(nil),               // 9: registration.v1.Account
-	(*Rejection)(nil),             // 10: registration.v1.Rejection
-	(*Reply)(nil),                 // 11: registration.v1.Reply
-	(*durationpb.Duration)(nil),   // 12: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil), // 13: google.protobuf.Timestamp
+	(*PurgeRegistration)(nil),     // 7: registration.v1.PurgeRegistration
+	(*MembershipQuery)(nil),       // 8: registration.v1.MembershipQuery
+	(*MembershipAnswer)(nil),      // 9: registration.v1.MembershipAnswer
+	(*Account)(nil),               // 10: registration.v1.Account
+	(*Rejection)(nil),             // 11: registration.v1.Rejection
+	(*Reply)(nil),                 // 12: registration.v1.Reply
+	(*durationpb.Duration)(nil),   // 13: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil), // 14: google.protobuf.Timestamp
 }
 var file_registration_v1_actor_proto_depIdxs = []int32{
-	12, // 0: registration.v1.Register.budget:type_name -> google.protobuf.Duration
-	12, // 1: registration.v1.Activate.budget:type_name -> google.protobuf.Duration
-	12, // 2: registration.v1.ResendCode.budget:type_name -> google.protobuf.Duration
-	12, // 3: registration.v1.GetAccount.budget:type_name -> google.protobuf.Duration
-	12, // 4: registration.v1.ExpireCode.budget:type_name -> google.protobuf.Duration
-	0,  // 5: registration.v1.Account.status:type_name -> registration.v1.AccountStatus
-	13, // 6: registration.v1.Account.created_at:type_name -> google.protobuf.Timestamp
-	13, // 7: registration.v1.Account.activated_at:type_name -> google.protobuf.Timestamp
-	13, // 8: registration.v1.Account.code_expires_at:type_name -> google.protobuf.Timestamp
-	13, // 9: registration.v1.Account.resend_available_at:type_name -> google.protobuf.Timestamp
-	1,  // 10: registration.v1.Rejection.reason:type_name -> registration.v1.Reason
-	12, // 11: registration.v1.Rejection.retry_after:type_name -> google.protobuf.Duration
-	9,  // 12: registration.v1.Reply.account:type_name -> registration.v1.Account
-	10, // 13: registration.v1.Reply.rejection:type_name -> registration.v1.Rejection
-	14, // [14:14] is the sub-list for method output_type
-	14, // [14:14] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	13, // 0: registration.v1.Register.budget:type_name -> google.protobuf.Duration
+	13, // 1: registration.v1.Activate.budget:type_name -> google.protobuf.Duration
+	13, // 2: registration.v1.ResendCode.budget:type_name -> google.protobuf.Duration
+	13, // 3: registration.v1.GetAccount.budget:type_name -> google.protobuf.Duration
+	13, // 4: registration.v1.ExpireCode.budget:type_name -> google.protobuf.Duration
+	13, // 5: registration.v1.PurgeRegistration.budget:type_name -> google.protobuf.Duration
+	0,  // 6: registration.v1.Account.status:type_name -> registration.v1.AccountStatus
+	14, // 7: registration.v1.Account.created_at:type_name -> google.protobuf.Timestamp
+	14, // 8: registration.v1.Account.activated_at:type_name -> google.protobuf.Timestamp
+	14, // 9: registration.v1.Account.code_expires_at:type_name -> google.protobuf.Timestamp
+	14, // 10: registration.v1.Account.resend_available_at:type_name -> google.protobuf.Timestamp
+	1,  // 11: registration.v1.Rejection.reason:type_name -> registration.v1.Reason
+	13, // 12: registration.v1.Rejection.retry_after:type_name -> google.protobuf.Duration
+	10, // 13: registration.v1.Reply.account:type_name -> registration.v1.Account
+	11, // 14: registration.v1.Reply.rejection:type_name -> registration.v1.Rejection
+	15, // [15:15] is the sub-list for method output_type
+	15, // [15:15] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_registration_v1_actor_proto_init() }
@@ -966,7 +1027,7 @@ func file_registration_v1_actor_proto_init() {
 	if File_registration_v1_actor_proto != nil {
 		return
 	}
-	file_registration_v1_actor_proto_msgTypes[9].OneofWrappers = []any{
+	file_registration_v1_actor_proto_msgTypes[10].OneofWrappers = []any{
 		(*Reply_Account)(nil),
 		(*Reply_Rejection)(nil),
 	}
@@ -976,7 +1037,7 @@ func file_registration_v1_actor_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_registration_v1_actor_proto_rawDesc), len(file_registration_v1_actor_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   10,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

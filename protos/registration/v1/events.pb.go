@@ -584,6 +584,63 @@ func (x *AccountThrottled) GetScope() ThrottleScope {
 	return ThrottleScope_THROTTLE_SCOPE_UNSPECIFIED
 }
 
+// RegistrationPurged: a pending registration whose last code expired longer
+// ago than the retention (PENDING_RETENTION) was deleted, with what the
+// service still held of it. The email is unknown again: a new registration
+// gets a new user id. Subscribers holding data of this user id delete it
+// too.
+type RegistrationPurged struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	UserId        string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	PurgedAt      *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=purged_at,json=purgedAt,proto3" json:"purged_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RegistrationPurged) Reset() {
+	*x = RegistrationPurged{}
+	mi := &file_registration_v1_events_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RegistrationPurged) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RegistrationPurged) ProtoMessage() {}
+
+func (x *RegistrationPurged) ProtoReflect() protoreflect.Message {
+	mi := &file_registration_v1_events_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RegistrationPurged.ProtoReflect.Descriptor instead.
+func (*RegistrationPurged) Descriptor() ([]byte, []int) {
+	return file_registration_v1_events_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *RegistrationPurged) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *RegistrationPurged) GetPurgedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.PurgedAt
+	}
+	return nil
+}
+
 // VerificationEmailDelivery: what became of the email of one issued code.
 type VerificationEmailDelivery struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
@@ -601,7 +658,7 @@ type VerificationEmailDelivery struct {
 
 func (x *VerificationEmailDelivery) Reset() {
 	*x = VerificationEmailDelivery{}
-	mi := &file_registration_v1_events_proto_msgTypes[6]
+	mi := &file_registration_v1_events_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -613,7 +670,7 @@ func (x *VerificationEmailDelivery) String() string {
 func (*VerificationEmailDelivery) ProtoMessage() {}
 
 func (x *VerificationEmailDelivery) ProtoReflect() protoreflect.Message {
-	mi := &file_registration_v1_events_proto_msgTypes[6]
+	mi := &file_registration_v1_events_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -626,7 +683,7 @@ func (x *VerificationEmailDelivery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerificationEmailDelivery.ProtoReflect.Descriptor instead.
 func (*VerificationEmailDelivery) Descriptor() ([]byte, []int) {
-	return file_registration_v1_events_proto_rawDescGZIP(), []int{6}
+	return file_registration_v1_events_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *VerificationEmailDelivery) GetUserId() string {
@@ -710,7 +767,10 @@ const file_registration_v1_events_proto_rawDesc = "" +
 	"\x10AccountThrottled\x12\x17\n" +
 	"\auser_id\x18\x01 \x01(\tR\x06userId\x120\n" +
 	"\x05until\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x05until\x124\n" +
-	"\x05scope\x18\x03 \x01(\x0e2\x1e.registration.v1.ThrottleScopeR\x05scope\"\xf7\x01\n" +
+	"\x05scope\x18\x03 \x01(\x0e2\x1e.registration.v1.ThrottleScopeR\x05scope\"f\n" +
+	"\x12RegistrationPurged\x12\x17\n" +
+	"\auser_id\x18\x01 \x01(\tR\x06userId\x127\n" +
+	"\tpurged_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\bpurgedAt\"\xf7\x01\n" +
 	"\x19VerificationEmailDelivery\x12\x17\n" +
 	"\auser_id\x18\x01 \x01(\tR\x06userId\x12\x1e\n" +
 	"\n" +
@@ -749,7 +809,7 @@ func file_registration_v1_events_proto_rawDescGZIP() []byte {
 }
 
 var file_registration_v1_events_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_registration_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_registration_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_registration_v1_events_proto_goTypes = []any{
 	(IssueReason)(0),                  // 0: registration.v1.IssueReason
 	(ThrottleScope)(0),                // 1: registration.v1.ThrottleScope
@@ -760,26 +820,28 @@ var file_registration_v1_events_proto_goTypes = []any{
 	(*VerificationCodeExpired)(nil),   // 6: registration.v1.VerificationCodeExpired
 	(*VerificationCodeBurned)(nil),    // 7: registration.v1.VerificationCodeBurned
 	(*AccountThrottled)(nil),          // 8: registration.v1.AccountThrottled
-	(*VerificationEmailDelivery)(nil), // 9: registration.v1.VerificationEmailDelivery
-	(*timestamppb.Timestamp)(nil),     // 10: google.protobuf.Timestamp
+	(*RegistrationPurged)(nil),        // 9: registration.v1.RegistrationPurged
+	(*VerificationEmailDelivery)(nil), // 10: registration.v1.VerificationEmailDelivery
+	(*timestamppb.Timestamp)(nil),     // 11: google.protobuf.Timestamp
 }
 var file_registration_v1_events_proto_depIdxs = []int32{
-	10, // 0: registration.v1.UserRegistered.registered_at:type_name -> google.protobuf.Timestamp
-	10, // 1: registration.v1.VerificationCodeIssued.issued_at:type_name -> google.protobuf.Timestamp
-	10, // 2: registration.v1.VerificationCodeIssued.expires_at:type_name -> google.protobuf.Timestamp
+	11, // 0: registration.v1.UserRegistered.registered_at:type_name -> google.protobuf.Timestamp
+	11, // 1: registration.v1.VerificationCodeIssued.issued_at:type_name -> google.protobuf.Timestamp
+	11, // 2: registration.v1.VerificationCodeIssued.expires_at:type_name -> google.protobuf.Timestamp
 	0,  // 3: registration.v1.VerificationCodeIssued.reason:type_name -> registration.v1.IssueReason
-	10, // 4: registration.v1.UserActivated.activated_at:type_name -> google.protobuf.Timestamp
-	10, // 5: registration.v1.VerificationCodeExpired.expired_at:type_name -> google.protobuf.Timestamp
-	10, // 6: registration.v1.VerificationCodeBurned.burned_at:type_name -> google.protobuf.Timestamp
-	10, // 7: registration.v1.AccountThrottled.until:type_name -> google.protobuf.Timestamp
+	11, // 4: registration.v1.UserActivated.activated_at:type_name -> google.protobuf.Timestamp
+	11, // 5: registration.v1.VerificationCodeExpired.expired_at:type_name -> google.protobuf.Timestamp
+	11, // 6: registration.v1.VerificationCodeBurned.burned_at:type_name -> google.protobuf.Timestamp
+	11, // 7: registration.v1.AccountThrottled.until:type_name -> google.protobuf.Timestamp
 	1,  // 8: registration.v1.AccountThrottled.scope:type_name -> registration.v1.ThrottleScope
-	2,  // 9: registration.v1.VerificationEmailDelivery.outcome:type_name -> registration.v1.DeliveryOutcome
-	10, // 10: registration.v1.VerificationEmailDelivery.at:type_name -> google.protobuf.Timestamp
-	11, // [11:11] is the sub-list for method output_type
-	11, // [11:11] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	11, // 9: registration.v1.RegistrationPurged.purged_at:type_name -> google.protobuf.Timestamp
+	2,  // 10: registration.v1.VerificationEmailDelivery.outcome:type_name -> registration.v1.DeliveryOutcome
+	11, // 11: registration.v1.VerificationEmailDelivery.at:type_name -> google.protobuf.Timestamp
+	12, // [12:12] is the sub-list for method output_type
+	12, // [12:12] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_registration_v1_events_proto_init() }
@@ -793,7 +855,7 @@ func file_registration_v1_events_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_registration_v1_events_proto_rawDesc), len(file_registration_v1_events_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   7,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
