@@ -3,6 +3,8 @@ package e2e_test
 import (
 	"fmt"
 	"net/http"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -46,7 +48,20 @@ func TestFaultKafkaStoppedFor20Seconds(t *testing.T) {
 		emails = append(emails, email)
 		time.Sleep(500 * time.Millisecond) // a steady trickle of sign-ups during the outage
 	}
+	// The contract: /readyz is 503 while Kafka does not answer. Which
+	// dependency is down is a metric of its own; the outbox holds the rest.
 	assert.Equal(t, http.StatusServiceUnavailable, readyz(t, s.registrar), "readiness tells Kafka is gone")
+	assert.Equal(t, 0.0, metric(t, s.registrar, `registrar_dependency_up{name="kafka"}`))
+	assert.Equal(t, 1.0, metric(t, s.registrar, `registrar_dependency_up{name="database"}`))
+	assert.Greater(t, metric(t, s.registrar, "registrar_outbox_oldest_age_seconds"), 15.0, "the outbox holds what Kafka cannot take")
+	res, err := http.Get(s.registrar.base + "/readyz?exclude=kafka")
+	require.NoError(t, err)
+	_ = res.Body.Close()
+	assert.Equal(t, http.StatusOK, res.StatusCode, "a load balancer that excludes Kafka keeps the registrar")
+	health := exec.Command(filepath.Join(binDir, "registrar"), "healthcheck")
+	health.Env = append([]string{"HTTP_ADDR=" + strings.TrimPrefix(s.registrar.base, "http://")}, s.env...)
+	out, err := health.CombinedOutput()
+	assert.NoError(t, err, "the container health check leaves Kafka out: %s", out)
 	broker.start()
 	back := time.Now()
 
@@ -65,6 +80,8 @@ func TestFaultKafkaStoppedFor20Seconds(t *testing.T) {
 	t.Logf("%d registrations during a %s outage, all answered 201; all emailed within %s of Kafka's return",
 		len(emails), back.Sub(stopped).Round(time.Second), last.Sub(back).Round(10*time.Millisecond))
 	waitUntil(t, "registrar ready again", 30*time.Second, func() bool { return readyz(t, s.registrar) == http.StatusOK })
+	assert.Equal(t, 1.0, metric(t, s.registrar, `registrar_dependency_up{name="kafka"}`))
+	assert.Equal(t, 0.0, metric(t, s.registrar, "registrar_outbox_oldest_age_seconds"), "the outbox drained")
 }
 
 func TestFaultMailerKilledMidStream(t *testing.T) {

@@ -45,8 +45,9 @@ func (s *Server) registerOpsRoutes(api huma.API) {
 		Method:      http.MethodGet,
 		Path:        "/readyz",
 		Summary:     "Readiness: 200 when the database (and Kafka, when configured) answer, else 503",
+		Description: "Every check's outcome is in the answer. `exclude` names checks that are run and reported but do not fail readiness.",
 		Tags:        []string{"operations"},
-		Errors:      []int{503},
+		Errors:      []int{400, 503},
 	}, s.ready)
 	huma.Register(api, huma.Operation{
 		OperationID: "metrics",
@@ -61,8 +62,15 @@ func (s *Server) registerOpsRoutes(api huma.API) {
 	}, s.metricsPage)
 }
 
-func (s *Server) ready(ctx context.Context, _ *struct{}) (*statusOutput, error) {
-	results, failing := ops.Readiness(ctx, s.log, s.cfg.Ready)
+type readyInput struct {
+	Exclude []string `query:"exclude" doc:"Checks that may fail without failing readiness (repeated or comma-separated), e.g. exclude=kafka: the outbox holds what Kafka cannot take, so a load balancer need not drop the registrar while Kafka is down. They are still run and reported."`
+}
+
+func (s *Server) ready(ctx context.Context, in *readyInput) (*statusOutput, error) {
+	results, failing, err := ops.Readiness(ctx, s.log, s.cfg.Ready, in.Exclude)
+	if err != nil {
+		return nil, newProblem(http.StatusBadRequest, "malformed_request", err.Error()+".")
+	}
 	if len(failing) > 0 {
 		return nil, newProblem(http.StatusServiceUnavailable, "unavailable", ops.NotReadyDetail(failing)).retryAfter(time.Second)
 	}

@@ -35,6 +35,12 @@ func TestHealthAndReadiness(t *testing.T) {
 	assert.Contains(t, r.body["detail"], "database")
 	assert.NotContains(t, r.raw, "connection refused", "probe errors go to the log, not to clients")
 	assert.Equal(t, http.StatusOK, e.do(request{method: http.MethodGet, path: "/healthz"}).status, "liveness does not depend on the database")
+	r = e.do(request{method: http.MethodGet, path: "/readyz?exclude=database"})
+	assert.Equal(t, http.StatusOK, r.status, "an excluded check does not fail readiness")
+	assert.Equal(t, map[string]any{"status": "ready", "checks": map[string]any{"database": "failing, excluded"}}, r.body)
+	r = e.do(request{method: http.MethodGet, path: "/readyz?exclude=databse"})
+	assert.Equal(t, http.StatusBadRequest, r.status)
+	assert.Contains(t, r.body["detail"], "databse")
 }
 
 func TestMetrics(t *testing.T) {

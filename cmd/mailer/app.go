@@ -75,6 +75,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer)
 		return nil, err
 	}
 	registerConsumerStats(metrics, consumers)
+	metrics.MustRegister(ops.DependencyUp("mailer", a.parts.Checks))
 	server := &http.Server{Handler: ops.Handler(log, a.parts.Checks, metrics), ReadHeaderTimeout: 5 * time.Second}
 	a.parts.Add(lifecycle.Part{Name: "operations", Run: func(context.Context) error {
 		if err := server.Serve(a.listener); !errors.Is(err, http.ErrServerClosed) {

@@ -15,6 +15,7 @@ import (
 	"github.com/acme/registrar/actors"
 	"github.com/acme/registrar/gateway"
 	"github.com/acme/registrar/internal/lifecycle"
+	"github.com/acme/registrar/internal/ops"
 	"github.com/acme/registrar/internal/profiling"
 	"github.com/acme/registrar/internal/wiring"
 	"github.com/acme/registrar/mailer"
@@ -106,6 +107,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, mailOut io.Writer
 	}
 	a.parts.Add(lifecycle.Part{Name: "gateway", Run: func(context.Context) error { return server.Serve(a.listener) }, Stop: server.Shutdown})
 	registerStats(metrics, registry, hasher, relay, st)
+	metrics.MustRegister(ops.DependencyUp("registrar", a.parts.Checks))
 	stopProfiling, err := profiling.Start(cfg.PprofAddr, log)
 	if err != nil {
 		return nil, err

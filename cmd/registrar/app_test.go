@@ -73,6 +73,7 @@ func TestAppWiring(t *testing.T) {
 		`registrar_events_total{type="activated"} 1`, `registrar_events_total{type="code_expired"} 0`,
 		"registrar_cluster_members 1", "registrar_actors 1",
 		"mailer_dedupe_entries 1", // the load runner waits for it to fall to 0 (loadtest/cmd/loadrun)
+		`registrar_dependency_up{name="database"} 1`, `registrar_dependency_up{name="actors"} 1`,
 	} {
 		assert.Contains(t, string(body), line)
 	}

@@ -21,6 +21,14 @@ var binary = daemon.Binary{
 	Name:    "registrar",
 	Summary: "the registration API (HTTP gateway, registration actors, outbox relay; without KAFKA_BROKERS also the mailer)",
 	AddrVar: "HTTP_ADDR", DefaultAddr: ":8080",
+	// A container whose Kafka is down keeps serving: the outbox holds the
+	// messages until Kafka is back (docs/OPERATIONS.md).
+	HealthExclude: func(environ []string) []string {
+		if cfg, err := config.Load[Config](environ); err == nil && cfg.Kafka.Enabled() {
+			return []string{"kafka"}
+		}
+		return nil
+	},
 	Config:  reflect.TypeFor[Config](),
 	Prepare: daemon.KeepFreedMemory,
 	Run:     run,

@@ -30,6 +30,9 @@ type Binary struct {
 	// AddrVar names the variable of the HTTP address that healthcheck probes
 	// (DefaultAddr when unset).
 	AddrVar, DefaultAddr string
+	// HealthExclude names the readiness checks the healthcheck leaves out
+	// of its verdict, given the environment (nil: none).
+	HealthExclude func(environ []string) []string
 	// Config is the binary's configuration type (a struct with env tags):
 	// --help lists its variables and their defaults.
 	Config reflect.Type
@@ -68,7 +71,11 @@ func (b Binary) Main(ctx context.Context, args, environ []string, stdout, stderr
 		if addr == "" {
 			addr = b.DefaultAddr
 		}
-		if err := healthcheck.Probe(ctx, addr); err != nil {
+		var exclude []string
+		if b.HealthExclude != nil {
+			exclude = b.HealthExclude(environ)
+		}
+		if err := healthcheck.Probe(ctx, addr, exclude...); err != nil {
 			fmt.Fprintln(stderr, err)
 			return 1
 		}

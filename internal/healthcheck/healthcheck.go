@@ -8,12 +8,14 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"time"
 )
 
-// Probe asks http://addr/readyz (a wildcard host means this machine) and
-// returns nil for a 200.
-func Probe(ctx context.Context, addr string) error {
+// Probe asks http://addr/readyz (a wildcard host means this machine), with
+// the checks named in exclude left out of the verdict, and returns nil for
+// a 200.
+func Probe(ctx context.Context, addr string, exclude ...string) error {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return fmt.Errorf("healthcheck: address %q: %w", addr, err)
@@ -23,7 +25,11 @@ func Probe(ctx context.Context, addr string) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+net.JoinHostPort(host, port)+"/readyz", nil)
+	u := url.URL{Scheme: "http", Host: net.JoinHostPort(host, port), Path: "/readyz"}
+	if len(exclude) > 0 {
+		u.RawQuery = url.Values{"exclude": exclude}.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return err
 	}
@@ -33,7 +39,7 @@ func Probe(ctx context.Context, addr string) error {
 	}
 	_ = res.Body.Close()
 	if res.StatusCode != http.StatusOK {
-		return fmt.Errorf("healthcheck: /readyz answered %d", res.StatusCode)
+		return fmt.Errorf("healthcheck: %s answered %d", u.RequestURI(), res.StatusCode)
 	}
 	return nil
 }

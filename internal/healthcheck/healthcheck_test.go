@@ -27,3 +27,15 @@ func TestProbe(t *testing.T) {
 	ready = false
 	require.Error(t, healthcheck.Probe(context.Background(), addr))
 }
+
+func TestProbeExcludes(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query()["exclude"][0] != "kafka" {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	}))
+	defer srv.Close()
+	addr := strings.TrimPrefix(srv.URL, "http://")
+	require.NoError(t, healthcheck.Probe(context.Background(), addr, "kafka"))
+	require.ErrorContains(t, healthcheck.Probe(context.Background(), addr, "database"), "/readyz?exclude=database answered 503")
+}
