@@ -1,15 +1,18 @@
 package e2e_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -286,4 +289,47 @@ func TestStackPurgesStaleRegistrations(t *testing.T) {
 	r = register(t, s.registrar, "stale@example.com", pw)
 	require.Equal(t, http.StatusCreated, r.status, r.body)
 	assert.NotEqual(t, staleID, r.body["id"], "registered afresh, with a new id")
+}
+
+// TestStackMetricsExposition: both binaries' /metrics pass `promtool check
+// metrics`, and every metric that deploy/ (the alert rules, the dashboard)
+// queries is one they expose: a renamed metric fails here, not in a
+// silent dashboard.
+func TestStackMetricsExposition(t *testing.T) {
+	promtool := testkit.Tool(t, "TEST_PROMTOOL", "promtool")
+	s := newStack(t, stackOptions{})
+	r := register(t, s.registrar, "ann@example.com", pw)
+	require.Equal(t, http.StatusCreated, r.status, r.body)
+	waitCode(t, s.smtp, "ann@example.com", 1)
+
+	exposed := map[string]bool{}
+	for _, p := range []*process{s.registrar, s.mailer} {
+		res, err := http.Get(p.base + "/metrics")
+		require.NoError(t, err)
+		body, err := io.ReadAll(res.Body)
+		require.NoError(t, err)
+		_ = res.Body.Close()
+		check := exec.Command(promtool, "check", "metrics")
+		check.Stdin = bytes.NewReader(body)
+		out, err := check.CombinedOutput()
+		assert.NoError(t, err, "promtool check metrics on %s:\n%s", p.Name, out)
+		for _, line := range strings.Split(string(body), "\n") {
+			if name, ok := strings.CutPrefix(line, "# TYPE "); ok {
+				exposed[strings.Fields(name)[0]] = true
+			}
+		}
+	}
+	metricName := regexp.MustCompile(`\b(registrar|mailer|http)_[a-z0-9_]+\b`)
+	for _, file := range []string{"../deploy/prometheus/alerts.yml", "../deploy/grafana/registrar.json"} {
+		raw, err := os.ReadFile(file)
+		require.NoError(t, err)
+		for _, name := range metricName.FindAllString(string(raw), -1) {
+			for _, suffix := range []string{"_bucket", "_sum", "_count"} {
+				if base, ok := strings.CutSuffix(name, suffix); ok && exposed[base] {
+					name = base
+				}
+			}
+			assert.True(t, exposed[name], "%s queries %s, which neither binary exposes", file, name)
+		}
+	}
 }

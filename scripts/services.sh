@@ -8,6 +8,8 @@
 #   scripts/services.sh env             print export lines for DATABASE_URL, KAFKA_BROKERS,
 #                                       ETCD_ENDPOINTS (and their TEST_ forms for the tests)
 #   scripts/services.sh status
+#   scripts/services.sh tools           install the test tools: promtool (Debian's
+#                                       prometheus package) and chromium (headless)
 #
 # PostgreSQL comes from Debian's packages (installed when missing, as root)
 # and runs in .cache/postgres; Kafka 4.x is fetched from Maven Central into
@@ -215,6 +217,17 @@ stop_etcd() {
   say "etcd: stopped"
 }
 
+# --------------------------------------------------------------------- tools
+
+# promtool checks the alert rules and the metrics' exposition; chromium
+# renders /docs with the network cut off. Both from Debian's packages.
+install_tools() {
+  local want=()
+  command -v promtool >/dev/null || want+=(prometheus)
+  command -v chromium >/dev/null || want+=(chromium)
+  [ ${#want[@]} -eq 0 ] || apt_install "${want[@]}"
+}
+
 # ---------------------------------------------------------------------------
 
 env_lines() {
@@ -230,11 +243,14 @@ env_lines() {
   # these binaries and jars.
   [ -n "$(pg_bin)" ] && echo "export TEST_POSTGRES_BIN='$(pg_bin)'"
   [ -d "$KAFKA_LIB" ] && echo "export TEST_KAFKA_LIB='$KAFKA_LIB'"
+  command -v promtool >/dev/null && echo "export TEST_PROMTOOL='$(command -v promtool)'"
+  command -v chromium >/dev/null && echo "export TEST_CHROMIUM='$(command -v chromium)'"
   return 0
 }
 
 case "${1:-}" in
-  up) start_postgres; start_kafka; start_etcd ;;
+  up) start_postgres; start_kafka; start_etcd; install_tools ;;
+  tools) install_tools ;;
   down) stop_etcd; stop_kafka; stop_postgres ;;
   start | stop)
     case "${2:-}" in
@@ -246,5 +262,5 @@ case "${1:-}" in
     pg_answers && say "postgres: answering on 127.0.0.1:$PG_PORT" || say "postgres: not answering"
     tcp_open "$KAFKA_PORT" && say "kafka: answering on 127.0.0.1:$KAFKA_PORT" || say "kafka: not answering"
     etcd_answers && say "etcd: answering on 127.0.0.1:$ETCD_PORT" || say "etcd: not answering" ;;
-  *) die "usage: $0 up|down|start NAME|stop NAME|env|status" ;;
+  *) die "usage: $0 up|down|start NAME|stop NAME|env|status|tools" ;;
 esac

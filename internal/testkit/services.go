@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"net/url"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -28,6 +29,20 @@ func Env(tb testing.TB, variable, what string) string {
 	}
 	tb.Skip(msg)
 	return ""
+}
+
+// Tool returns the path of a program a test needs: variable when it is set,
+// else name on PATH. Without it the test is skipped, except under CI=true,
+// where it fails (make test installs it: scripts/services.sh tools).
+func Tool(tb testing.TB, variable, name string) string {
+	tb.Helper()
+	if v := os.Getenv(variable); v != "" {
+		return v
+	}
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	return Env(tb, variable, name)
 }
 
 // Postgres returns the URL of a fresh, empty schema in the test database
