@@ -17,8 +17,9 @@ build:
 run: build
 	./bin/registrar
 
-# Modules of their own beside the service's: the event types, a subscriber, the compose check.
-MODULES     := protos examples/events-consumer internal/composecheck
+# Modules of their own beside the service's: the event types, a subscriber,
+# the compose check, the Kubernetes manifests' check.
+MODULES     := protos examples/events-consumer internal/composecheck internal/k8scheck
 
 ## test: vet, start PostgreSQL, Kafka and etcd if absent, then every test with the race detector.
 ## Without the services (outside CI) their tests are skipped; under CI=true they fail.
