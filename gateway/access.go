@@ -86,7 +86,7 @@ func (s *Server) account(c *fiber.Ctx, start time.Time) {
 
 var knownRoutes = map[string]bool{
 	"/v1/users": true, "/v1/users/activate": true, "/v1/users/activation-code": true, "/v1/users/me": true,
-	"/healthz": true, "/readyz": true, "/metrics": true, "/openapi.json": true, "/openapi.yaml": true, "/docs": true,
+	"/healthz": true, "/readyz": true, "/metrics": true, "/openapi.json": true, "/openapi.yaml": true, "/docs": true, redocPath: true,
 }
 
 // routeLabel is the route a request was for, kept to a bounded label set

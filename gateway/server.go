@@ -127,12 +127,14 @@ func New(cfg Config) (*Server, error) {
 	config := huma.DefaultConfig("Registration API", cfg.Version)
 	config.Info.Description = "Create an account with an email and a password, then activate it with the 4-digit code sent by email within its lifetime. Every error is application/problem+json with a stable `code`."
 	config.CreateHooks = nil // no $schema fields or Link headers in responses
+	config.DocsPath = ""     // ours, rendered without a CDN (docs.go)
 	config.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
 		"basicAuth": {Type: "http", Scheme: "basic", Description: "The account's email and password."},
 	}
 	api := humafiber.New(s.app, config)
 	s.registerUserRoutes(api)
 	s.registerOpsRoutes(api)
+	s.registerDocsRoutes()
 	return s, nil
 }
 
