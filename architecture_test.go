@@ -30,11 +30,14 @@ func imports(t *testing.T, pkg string) map[string][]string {
 // TestImportDirections enforces the layering of docs/ARCHITECTURE.md as an
 // allow-list: each layer names what it may import (the standard library
 // always), so a new dependency fails here until someone decides it belongs.
-// The core (actors) knows the standard library, Proto.Actor and protos;
+// The core (actors) knows the standard library, Proto.Actor and protos,
+// and, as every layer that traces, the OpenTelemetry API (never its SDK,
+// which only internal/tracing, wired by cmd/, knows);
 // adapters point inward and never at each other (the mailer's one step to
 // messaging is the Handler contract, ErrPermanent); only cmd/ wires several.
 func TestImportDirections(t *testing.T) {
 	protobuf := "google.golang.org/protobuf/"
+	otelAPI := []string{"go.opentelemetry.io/otel", module + "/internal/tracecontext"}
 	allowed := map[string][]string{
 		"actors":                 {module + "/protos/", "github.com/asynkron/protoactor-go/", protobuf},
 		"gateway":                {module + "/actors", module + "/address", module + "/password", module + "/internal/lifecycle", module + "/internal/logctx", module + "/internal/ops", "github.com/danielgtaylor/huma/v2", "github.com/gofiber/fiber/v2", "github.com/prometheus/"},
@@ -45,9 +48,13 @@ func TestImportDirections(t *testing.T) {
 		"address":                {"golang.org/x/net/idna"},
 		"protos/registration/v1": {protobuf},
 		"internal/config":        {"github.com/caarlos0/env/v11", module + "/internal/logctx"},
-		"internal/logctx":        {},
+		"internal/logctx":        {"go.opentelemetry.io/otel/trace"},
+		"internal/tracecontext":  {"go.opentelemetry.io/otel/propagation"},
 		"internal/lifecycle":     {},
 		"internal/ops":           {module + "/internal/lifecycle", "github.com/prometheus/"},
+	}
+	for _, layer := range []string{"actors", "gateway", "persistence", "messaging", "mailer", "password"} {
+		allowed[layer] = append(allowed[layer], otelAPI...)
 	}
 	for pkg, allow := range allowed {
 		out, err := exec.Command("go", "list", "-f", `{{join .Imports " "}}`, module+"/"+pkg).Output()
@@ -64,6 +71,9 @@ func TestImportDirections(t *testing.T) {
 			}
 			if !ok {
 				t.Errorf("%s imports %s, which is not on its list (architecture_test.go)", pkg, dep)
+			}
+			if strings.HasPrefix(dep, "go.opentelemetry.io/otel/sdk") || strings.HasPrefix(dep, "go.opentelemetry.io/otel/exporters") {
+				t.Errorf("%s imports %s: only internal/tracing knows the OpenTelemetry SDK", pkg, dep)
 			}
 		}
 	}

@@ -9,6 +9,10 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/scheduler"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	registrationv1 "github.com/acme/registrar/protos/registration/v1"
@@ -139,13 +143,32 @@ func (a *registrationActor) serve(ctx actor.Context, budget *durationpb.Duration
 	}
 	c, cancel := context.WithDeadline(context.WithValue(context.Background(), commitGraceKey{}, replyMargin(b)/2), deadline)
 	defer cancel()
+	var span trace.Span
+	if cmd, ok := ctx.Message().(proto.Message); ok {
+		c, span = commandSpan(c, cmd)
+	} else {
+		span = trace.SpanFromContext(c)
+	}
+	defer span.End()
 	defer func() {
 		if p := recover(); p != nil {
+			span.SetStatus(codes.Error, "panic")
 			ctx.Respond(unavailable())
 			panic(p)
 		}
 	}()
-	ctx.Respond(handle(c))
+	reply := handle(c)
+	span.SetAttributes(attribute.String("user.id", a.userID()), attribute.String("registrar.reply", replyOutcome(reply)))
+	ctx.Respond(reply)
+}
+
+// replyOutcome names a reply for its span: "account" or the rejection's
+// reason.
+func replyOutcome(r *registrationv1.Reply) string {
+	if rej := r.GetRejection(); rej != nil {
+		return rej.GetReason().String()
+	}
+	return "account"
 }
 
 func (a *registrationActor) register(ctx context.Context, msg *registrationv1.Register) *registrationv1.Reply {
@@ -313,7 +336,7 @@ func (a *registrationActor) fresh(ctx context.Context) (bool, error) {
 }
 
 func (a *registrationActor) persist(ctx context.Context, d Decision) error {
-	msgs, err := messages(d.Events, a.deps.now(), a.deps.random)
+	msgs, err := messages(ctx, d.Events, a.deps.now(), a.deps.random)
 	if err != nil {
 		return err
 	}

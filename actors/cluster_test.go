@@ -22,6 +22,9 @@ import (
 	"github.com/asynkron/protoactor-go/cluster/clusterproviders/test"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/acme/registrar/actors"
@@ -375,4 +378,46 @@ func TestClusterGracefulLeaveAnswersWhatItCommits(t *testing.T) {
 	require.NoError(t, err)
 	_, err = staying.Describe(ctx, actors.Credentials{Email: email, Password: "pw"})
 	assert.NoError(t, err, "the email is served by the member that stayed")
+}
+
+// TestClusterCommandsCarryTheirTrace: a command sent to another member is a
+// cluster.send client span, and the actor's span on the owner is its child,
+// in the caller's trace (the trace context travels in the command).
+func TestClusterCommandsCarryTheirTrace(t *testing.T) {
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	otel.SetTracerProvider(tp) // the only test of this package that sets it
+	f := newFleet(t, 3)
+	rctx, root := tp.Tracer("test").Start(ctx, "test")
+	for i := range 20 {
+		_, err := f.members[0].Register(rctx, fmt.Sprintf("traced%d@example.com", i), actorstest.Hash("pw"))
+		require.NoError(t, err)
+	}
+	root.End()
+
+	byID := map[string]sdktrace.ReadOnlySpan{}
+	var actorSpans []sdktrace.ReadOnlySpan
+	for _, s := range rec.Ended() {
+		if s.SpanContext().TraceID() != root.SpanContext().TraceID() {
+			continue
+		}
+		byID[s.SpanContext().SpanID().String()] = s
+		if s.Name() == "actor.Register" {
+			actorSpans = append(actorSpans, s)
+		}
+	}
+	require.Len(t, actorSpans, 20, "every actor's span is in the caller's trace")
+	remote := 0
+	for _, s := range actorSpans {
+		parent := byID[s.Parent().SpanID().String()]
+		require.NotNil(t, parent, "the actor's span has its parent in the trace")
+		if parent.Name() == "cluster.send" {
+			remote++
+			parent = byID[parent.Parent().SpanID().String()]
+		}
+		require.NotNil(t, parent)
+		assert.Equal(t, "actors.Register", parent.Name())
+	}
+	assert.Positive(t, remote, "some emails live on the other members: their hop is a span")
+	assert.Less(t, remote, 20, "and some on the caller's")
 }

@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"time"
@@ -8,14 +9,17 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/acme/registrar/internal/tracecontext"
 	registrationv1 "github.com/acme/registrar/protos/registration/v1"
 )
 
 // messages turns the events of one decision into outbox envelopes, in order.
 // A CodeIssued becomes two messages: the email (with the code) on the private
-// mail topic and the public event (without it) on the events topic.
-func messages(events []Event, now time.Time, rnd io.Reader) ([]*registrationv1.Envelope, error) {
+// mail topic and the public event (without it) on the events topic. Each
+// carries the trace context of ctx's span.
+func messages(ctx context.Context, events []Event, now time.Time, rnd io.Reader) ([]*registrationv1.Envelope, error) {
 	out := make([]*registrationv1.Envelope, 0, len(events)+1)
+	parent, state := tracecontext.Inject(ctx)
 	add := func(topic, key string, at time.Time, m proto.Message) error {
 		id, err := NewID(now, rnd)
 		if err != nil {
@@ -26,13 +30,15 @@ func messages(events []Event, now time.Time, rnd io.Reader) ([]*registrationv1.E
 			return fmt.Errorf("encode %s: %w", proto.MessageName(m), err)
 		}
 		out = append(out, &registrationv1.Envelope{
-			Id:      id,
-			Topic:   topic,
-			Key:     key,
-			Type:    string(proto.MessageName(m)),
-			Time:    timestamppb.New(at),
-			Payload: payload,
-			Source:  registrationv1.Source,
+			Id:          id,
+			Topic:       topic,
+			Key:         key,
+			Type:        string(proto.MessageName(m)),
+			Time:        timestamppb.New(at),
+			Payload:     payload,
+			Source:      registrationv1.Source,
+			Traceparent: parent,
+			Tracestate:  state,
 		})
 		return nil
 	}

@@ -14,6 +14,8 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/cluster"
 	"github.com/asynkron/protoactor-go/scheduler"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 
@@ -313,7 +315,9 @@ const maxRetryPause = 200 * time.Millisecond
 // safe to send again: the registry looks the shard up afresh and retries
 // while time is left. A send that got no answer in time is not retried: it
 // may have been carried out.
-func (r *Registry) request(ctx context.Context, email string, build func(*durationpb.Duration) proto.Message) (Account, error) {
+func (r *Registry) request(ctx context.Context, email string, build func(*durationpb.Duration) proto.Message) (acc Account, err error) {
+	ctx, span := tracer.Start(ctx, "actors."+string(build(nil).ProtoReflect().Descriptor().Name()))
+	defer func() { endSpan(span, err) }()
 	if r.closed.Load() || r.fenced() {
 		return Account{}, reject(ErrUnavailable, time.Second)
 	}
@@ -346,7 +350,7 @@ func (r *Registry) request(ctx context.Context, email string, build func(*durati
 		if resend {
 			r.stats.retries.Add(1)
 		}
-		res, err := r.await(r.system.Root.RequestFuture(pid, build(durationpb.New(budget)), left), pid)
+		res, err := r.send(ctx, pid, build(durationpb.New(budget)), left)
 		if errors.Is(err, errMemberGone) {
 			// The command may or may not have run before its member died:
 			// not safe to send again. The caller is told at once.
@@ -374,6 +378,20 @@ func (r *Registry) request(ctx context.Context, email string, build func(*durati
 		}
 		return acc, err
 	}
+}
+
+// send sends one command to pid and waits for its answer at most left,
+// with the trace context of ctx's span, or of a client span for the hop
+// when pid lives on another member.
+func (r *Registry) send(ctx context.Context, pid *actor.PID, cmd proto.Message, left time.Duration) (any, error) {
+	if pid.Address != r.system.Address() {
+		var span trace.Span
+		ctx, span = tracer.Start(ctx, "cluster.send", trace.WithSpanKind(trace.SpanKindClient),
+			trace.WithAttributes(attribute.String("registrar.member", pid.Address)))
+		defer span.End()
+	}
+	carryTrace(ctx, cmd)
+	return r.await(r.system.Root.RequestFuture(pid, cmd, left), pid)
 }
 
 // remoteMargin is the least margin of a command sent to another member:

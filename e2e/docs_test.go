@@ -46,7 +46,7 @@ func TestDocsRenderOffline(t *testing.T) {
 	cmd := exec.CommandContext(ctx, chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
 		"--user-data-dir="+t.TempDir(),
 		"--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1", // no other host exists
-		"--virtual-time-budget=30000", // let the page's scripts run to completion
+		"--virtual-time-budget=30000",                              // let the page's scripts run to completion
 		"--dump-dom", p.base+"/docs")
 	var stderr testkit.Buffer
 	cmd.Stderr = &stderr

@@ -3,10 +3,15 @@ package gateway
 import (
 	"context"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/acme/registrar/internal/logctx"
 )
@@ -20,7 +25,12 @@ const HeaderRequestID = "X-Request-Id"
 // opposed to one fasthttp refused before any middleware ran).
 type acceptedKey struct{}
 
-// accept gives the request its id and client IP, in its context.
+// tracer makes the server span of each request; its parent is the
+// caller's traceparent header, when it sends one.
+var tracer = otel.Tracer("github.com/acme/registrar/gateway")
+
+// accept gives the request its id, client IP and server span, in its
+// context; account ends the span.
 func (s *Server) accept(c *fiber.Ctx) context.Context {
 	id := c.Get(HeaderRequestID)
 	if !logctx.SaneRequestID(id) {
@@ -29,8 +39,19 @@ func (s *Server) accept(c *fiber.Ctx) context.Context {
 	c.Set(HeaderRequestID, id)
 	c.Locals(acceptedKey{}, true)
 	ctx := logctx.WithRequestID(c.UserContext(), id)
+	ctx = otel.GetTextMapPropagator().Extract(ctx, headerCarrier{c})
+	ctx, _ = tracer.Start(ctx, c.Method()+" "+routeLabel(c), trace.WithSpanKind(trace.SpanKindServer),
+		trace.WithAttributes(attribute.String("http.request.method", c.Method()), attribute.String("http.route", routeLabel(c)),
+			attribute.String("registrar.request_id", id)))
 	return context.WithValue(ctx, clientIPKey{}, s.clientIP(c))
 }
+
+// headerCarrier reads the trace context from the request's headers.
+type headerCarrier struct{ c *fiber.Ctx }
+
+func (h headerCarrier) Get(key string) string { return h.c.Get(key) }
+func (h headerCarrier) Set(string, string)    {} // requests are only read
+func (h headerCarrier) Keys() []string        { return []string{"traceparent", "tracestate", "baggage"} }
 
 // observe is the first middleware: it bounds the request's context, and
 // counts and logs its answer.
@@ -73,6 +94,12 @@ func (s *Server) account(c *fiber.Ctx, start time.Time) {
 	route := routeLabel(c)
 	elapsed := time.Since(start)
 	s.metrics.observe(c.Method(), route, status, elapsed)
+	span := trace.SpanFromContext(c.UserContext())
+	span.SetAttributes(attribute.Int("http.response.status_code", status))
+	if status >= 500 {
+		span.SetStatus(codes.Error, strconv.Itoa(status))
+	}
+	span.End()
 	level := slog.LevelInfo
 	if status >= 500 {
 		level = slog.LevelWarn

@@ -8,9 +8,14 @@ import (
 	"log/slog"
 	"time"
 
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/acme/registrar/internal/tracecontext"
 	"github.com/acme/registrar/messaging"
 	registrationv1 "github.com/acme/registrar/protos/registration/v1"
 )
@@ -78,15 +83,26 @@ var verificationEmailType = string(proto.MessageName(&registrationv1.Verificatio
 // (sent, skipped, duplicate, or given up because the code expired), an error
 // wrapping messaging.ErrPermanent when it can never succeed, and any other
 // error when it should be delivered again.
-func (m *Mailer) Handle(ctx context.Context, env *registrationv1.Envelope) error {
+func (m *Mailer) Handle(ctx context.Context, env *registrationv1.Envelope) (err error) {
 	if env.GetType() != verificationEmailType {
 		return nil
 	}
+	ctx, span := messaging.ConsumeSpan(ctx, "mailer.handle", env)
+	defer func() {
+		switch {
+		case errors.Is(err, messaging.ErrPermanent):
+			span.SetStatus(codes.Error, "permanent") // a mail server's answer may quote the address
+		case err != nil:
+			span.SetStatus(codes.Error, "delivered again")
+		}
+		span.End()
+	}()
 	var v registrationv1.VerificationEmail
 	if err := proto.Unmarshal(env.GetPayload(), &v); err != nil {
 		m.cfg.Logger.Error("undecodable verification email", "message_id", env.GetId(), "error", err)
 		return fmt.Errorf("decode message %s: %w", env.GetId(), messaging.ErrPermanent)
 	}
+	span.SetAttributes(attribute.String("user.id", v.GetUserId()))
 	log := m.cfg.Logger.With("message_id", env.GetId(), "user_id", v.GetUserId(), "generation", v.GetGeneration())
 	expires, issued := v.GetExpiresAt().AsTime(), v.GetIssuedAt().AsTime()
 	if !m.cfg.Now().Before(expires) {
@@ -94,7 +110,7 @@ func (m *Mailer) Handle(ctx context.Context, env *registrationv1.Envelope) error
 		m.outcome(ctx, env, &v, registrationv1.DeliveryOutcome_DELIVERY_OUTCOME_SKIPPED_EXPIRED, 0)
 		return nil
 	}
-	seen, err := m.cfg.Dedupe.Seen(ctx, env.GetId())
+	seen, err := m.seen(ctx, env.GetId())
 	if err != nil {
 		return fmt.Errorf("dedupe lookup: %w", err)
 	}
@@ -120,7 +136,7 @@ func (m *Mailer) Handle(ctx context.Context, env *registrationv1.Envelope) error
 	case err != nil:
 		return err // cancelled: deliver again
 	}
-	if err := m.cfg.Dedupe.Remember(ctx, env.GetId(), expires); err != nil {
+	if err := m.remember(ctx, env.GetId(), expires); err != nil {
 		log.Warn("could not record the sent email; a redelivery would send it twice", "error", err)
 	}
 	log.Info("email sent", "attempts", attempts, "since_issued", m.cfg.Now().Sub(issued))
@@ -135,7 +151,7 @@ var errGaveUp = errors.New("gave up: the code expires before the next attempt")
 func (m *Mailer) send(ctx context.Context, log *slog.Logger, email Email, expires time.Time) (int, error) {
 	backoff := m.cfg.RetryBackoff
 	for attempt := 1; ; attempt++ {
-		err := m.cfg.Sender.Send(ctx, email)
+		err := m.sendOnce(ctx, email, attempt)
 		if err == nil || errors.Is(err, ErrRejected) {
 			return attempt, err
 		}
@@ -153,6 +169,36 @@ func (m *Mailer) send(ctx context.Context, log *slog.Logger, email Email, expire
 		}
 		backoff = min(backoff*2, m.cfg.MaxBackoff)
 	}
+}
+
+// tracer: the mailer's spans (mailer.handle, its dedupe lookups and each
+// SMTP attempt) join the request's trace through the message's trace
+// context. No attribute holds the address or the code.
+var tracer = otel.Tracer("github.com/acme/registrar/mailer")
+
+func (m *Mailer) seen(ctx context.Context, id string) (bool, error) {
+	ctx, span := tracer.Start(ctx, "mailer.dedupe.seen")
+	defer span.End()
+	return m.cfg.Dedupe.Seen(ctx, id)
+}
+
+func (m *Mailer) remember(ctx context.Context, id string, until time.Time) error {
+	ctx, span := tracer.Start(ctx, "mailer.dedupe.remember")
+	defer span.End()
+	return m.cfg.Dedupe.Remember(ctx, id, until)
+}
+
+// sendOnce is one attempt at the mail server (smtp.send: ends when the
+// server accepted or refused the email).
+func (m *Mailer) sendOnce(ctx context.Context, email Email, attempt int) error {
+	ctx, span := tracer.Start(ctx, "smtp.send", trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(attribute.Int("registrar.attempt", attempt)))
+	defer span.End()
+	err := m.cfg.Sender.Send(ctx, email)
+	if err != nil {
+		span.SetStatus(codes.Error, "not accepted")
+	}
+	return err
 }
 
 func (m *Mailer) outcome(ctx context.Context, env *registrationv1.Envelope, v *registrationv1.VerificationEmail,
@@ -182,6 +228,7 @@ func (m *Mailer) outcome(ctx context.Context, env *registrationv1.Envelope, v *r
 		Payload: payload,
 		Source:  "/mailer",
 	}
+	out.Traceparent, out.Tracestate = tracecontext.Inject(ctx)
 	if err := m.cfg.Events.Publish(ctx, []*registrationv1.Envelope{out}); err != nil {
 		m.cfg.Logger.Warn("publish delivery event", "message_id", env.GetId(), "error", err)
 	}

@@ -1,6 +1,7 @@
 package messaging
 
 import (
+	"cmp"
 	"fmt"
 	"time"
 
@@ -21,6 +22,14 @@ const (
 	headerContentType = "content-type"
 	// headerReason says why a message went to the dead-letter topic.
 	headerReason = "x-dead-letter-reason"
+	// The CloudEvents distributed-tracing extension, as the binding writes
+	// it (ce_traceparent, ce_tracestate), and as W3C trace context headers
+	// (traceparent, tracestate), which tracing tools' Kafka instrumentation
+	// reads.
+	headerCETraceparent = "ce_traceparent"
+	headerCETracestate  = "ce_tracestate"
+	headerTraceparent   = "traceparent"
+	headerTracestate    = "tracestate"
 
 	contentType = "application/protobuf"
 )
@@ -43,6 +52,14 @@ func toKafka(m *registrationv1.Envelope) kafka.Message {
 	}
 	if r := m.GetDeadLetterReason(); r != "" {
 		km.Headers = append(km.Headers, kafka.Header{Key: headerReason, Value: []byte(r)})
+	}
+	if tp := m.GetTraceparent(); tp != "" {
+		km.Headers = append(km.Headers, kafka.Header{Key: headerCETraceparent, Value: []byte(tp)},
+			kafka.Header{Key: headerTraceparent, Value: []byte(tp)})
+		if ts := m.GetTracestate(); ts != "" {
+			km.Headers = append(km.Headers, kafka.Header{Key: headerCETracestate, Value: []byte(ts)},
+				kafka.Header{Key: headerTracestate, Value: []byte(ts)})
+		}
 	}
 	return km
 }
@@ -71,5 +88,7 @@ func FromKafka(km kafka.Message) (*registrationv1.Envelope, error) {
 		Payload:          km.Value,
 		Source:           h[headerSource],
 		DeadLetterReason: h[headerReason],
+		Traceparent:      cmp.Or(h[headerCETraceparent], h[headerTraceparent]),
+		Tracestate:       cmp.Or(h[headerCETracestate], h[headerTracestate]),
 	}, nil
 }

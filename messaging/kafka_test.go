@@ -78,7 +78,8 @@ func TestKafkaMessagesCarryCloudEventsHeaders(t *testing.T) {
 	topic := testkit.KafkaTopics(t, brokers, "ce-")
 	kafkaTopics(t, brokers, topic)
 	sent := &registrationv1.Envelope{Id: "01a2-ce", Topic: topic, Key: "user-9", Type: "registration.v1.UserActivated",
-		Source: "/registrar", Payload: []byte{1, 2, 3}}
+		Source: "/registrar", Payload: []byte{1, 2, 3},
+		Traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", Tracestate: "vendor=opaque"}
 	require.NoError(t, publisher(t, brokers).Publish(context.Background(), []*registrationv1.Envelope{sent}))
 
 	r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topic, Partition: partitionOf(t, brokers, topic, "user-9"), MaxWait: time.Second})
@@ -97,6 +98,14 @@ func TestKafkaMessagesCarryCloudEventsHeaders(t *testing.T) {
 	assert.Equal(t, "registration.v1.UserActivated", h["ce_type"])
 	assert.NotEmpty(t, h["ce_time"])
 	assert.Equal(t, "application/protobuf", h["content-type"])
+	// The CloudEvents distributed-tracing extension, and W3C trace context
+	// for tracing tools' Kafka instrumentation.
+	for _, k := range []string{"ce_traceparent", "traceparent"} {
+		assert.Equal(t, sent.GetTraceparent(), h[k], k)
+	}
+	for _, k := range []string{"ce_tracestate", "tracestate"} {
+		assert.Equal(t, sent.GetTracestate(), h[k], k)
+	}
 	assert.Equal(t, "user-9", string(m.Key), "keyed by user id")
 }
 

@@ -121,6 +121,8 @@ func (r *Relay) relayBatch(ctx context.Context) (int, error) {
 	}
 	work, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.Lease/2)
 	defer cancel()
+	spans := publishSpans(batch)
+	defer func() { endSpans(spans, err) }()
 	backoff := r.cfg.RetryBackoff
 	for {
 		err = r.cfg.Publisher.Publish(work, batch)

@@ -14,6 +14,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/crypto/argon2"
 
 	"github.com/acme/registrar/actors"
@@ -134,17 +138,23 @@ func (h *Hasher) Warm(ctx context.Context) (string, error) {
 // Params returns the parameters new hashes are made with.
 func (h *Hasher) Params() Params { return h.params }
 
+// tracer traces each hash as its wait for a slot and the argon2id work
+// apart.
+var tracer = otel.Tracer("github.com/acme/registrar/password")
+
 // Hash returns the PHC string of password under a fresh salt.
 func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
+	ctx, span := tracer.Start(ctx, "password.hash")
+	defer span.End()
 	salt := make([]byte, h.params.SaltLen)
 	if _, err := io.ReadFull(h.random, salt); err != nil {
 		return "", fmt.Errorf("password: draw salt: %w", err)
 	}
 	if err := h.acquire(ctx); err != nil {
+		span.SetStatus(codes.Error, "no hashing slot")
 		return "", err
 	}
-	key := argon2.IDKey([]byte(password), salt, h.params.Time, h.params.Memory, h.params.Threads, h.params.KeyLen)
-	h.release()
+	key := h.argon2id(ctx, []byte(password), salt, h.params, h.params.KeyLen)
 	b64 := base64.RawStdEncoding
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version,
 		h.params.Memory, h.params.Time, h.params.Threads, b64.EncodeToString(salt), b64.EncodeToString(key)), nil
@@ -153,19 +163,31 @@ func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 // Verify reports whether password matches the PHC string encoded. The
 // comparison is constant-time. It implements actors.PasswordVerifier.
 func (h *Hasher) Verify(ctx context.Context, encoded, password string) (bool, error) {
+	ctx, span := tracer.Start(ctx, "password.verify")
+	defer span.End()
 	p, salt, want, err := decode(encoded)
 	if err != nil {
 		return false, err
 	}
 	if err := h.acquire(ctx); err != nil {
+		span.SetStatus(codes.Error, "no hashing slot")
 		return false, err
 	}
-	got := argon2.IDKey([]byte(password), salt, p.Time, p.Memory, p.Threads, uint32(len(want)))
-	h.release()
+	got := h.argon2id(ctx, []byte(password), salt, p, uint32(len(want)))
 	return subtle.ConstantTimeCompare(got, want) == 1, nil
 }
 
-// acquire waits for a hashing slot, at most maxWait.
+// argon2id computes the key in the slot acquire took, and releases it.
+func (h *Hasher) argon2id(ctx context.Context, password, salt []byte, p Params, keyLen uint32) []byte {
+	_, span := tracer.Start(ctx, "argon2id", trace.WithAttributes(
+		attribute.Int("argon2.memory_kib", int(p.Memory)), attribute.Int("argon2.time", int(p.Time))))
+	defer span.End()
+	defer h.release()
+	return argon2.IDKey(password, salt, p.Time, p.Memory, p.Threads, keyLen)
+}
+
+// acquire waits for a hashing slot, at most maxWait; a wait is a
+// password.queue span.
 func (h *Hasher) acquire(ctx context.Context) error {
 	select {
 	case h.slots <- struct{}{}:
@@ -173,6 +195,8 @@ func (h *Hasher) acquire(ctx context.Context) error {
 		return nil
 	default:
 	}
+	_, span := tracer.Start(ctx, "password.queue")
+	defer span.End()
 	defer h.stats.waiting.Add(-1)
 	if h.stats.waiting.Add(1) > h.maxQueue {
 		h.stats.overloaded.Add(1)

@@ -54,7 +54,7 @@ func scanClaims[T any](next func() bool, scan func(...any) error, toTime func(T)
 			at T
 			m  = &registrationv1.Envelope{}
 		)
-		if err := scan(&c.seq, &m.Id, &m.Topic, &m.Key, &m.Type, &m.Source, &at, &m.Payload); err != nil {
+		if err := scan(&c.seq, &m.Id, &m.Topic, &m.Key, &m.Type, &m.Source, &at, &m.Payload, &m.Traceparent, &m.Tracestate); err != nil {
 			return nil, err
 		}
 		m.Time = timestamp(toTime(at))

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -147,14 +148,16 @@ const pgColumns = `email, id, password_hash, status, generation, code_mac, code_
 	code_attempts, code_expiry_noted, code_failures, issues, created_at, activated_at, updated_at, version, password_guard`
 
 // Load implements actors.Store.
-func (p *Postgres) Load(ctx context.Context, email string) (*actors.Registration, error) {
+func (p *Postgres) Load(ctx context.Context, email string) (_ *actors.Registration, err error) {
+	ctx, span := startSpan(ctx, "postgresql", "load")
+	defer func() { endSpan(span, err) }()
 	var (
 		r                                actors.Registration
 		status, guard                    string
 		issuedAt, expiresAt, activatedAt *time.Time
 		failures, issues                 []time.Time
 	)
-	err := p.pool.QueryRow(ctx, `SELECT `+pgColumns+` FROM registrations WHERE email = $1`, email).Scan(
+	err = p.pool.QueryRow(ctx, `SELECT `+pgColumns+` FROM registrations WHERE email = $1`, email).Scan(
 		&r.Email, &r.ID, &r.PasswordHash, &status, &r.Generation, &r.Code.MAC, &issuedAt, &expiresAt,
 		&r.Code.Attempts, &r.Code.ExpiryNoted, &failures, &issues, &r.CreatedAt, &activatedAt, &r.UpdatedAt, &r.Version, &guard)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -264,7 +267,9 @@ func (p *Postgres) Purge(ctx context.Context, reg *actors.Registration, msgs []*
 // as one batch. The batch's first statement changes the registration's row:
 // when it changes none, the row was not at the expected version and
 // nothing is written (ErrConflict).
-func (p *Postgres) write(ctx context.Context, what string, batch *pgx.Batch, msgs []*registrationv1.Envelope) error {
+func (p *Postgres) write(ctx context.Context, what string, batch *pgx.Batch, msgs []*registrationv1.Envelope) (err error) {
+	ctx, span := startSpan(ctx, "postgresql", strings.Fields(what)[0])
+	defer func() { endSpan(span, err) }()
 	tx, err := p.pool.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("postgres: begin: %w", err)
@@ -273,18 +278,20 @@ func (p *Postgres) write(ctx context.Context, what string, batch *pgx.Batch, msg
 	if len(msgs) > 0 {
 		n := len(msgs)
 		ids, topics, keys, types, sources := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		parents, states := make([]string, n), make([]string, n)
 		times, payloads := make([]time.Time, n), make([][]byte, n)
 		for i, m := range msgs {
 			ids[i], topics[i], keys[i], types[i], sources[i] = m.GetId(), m.GetTopic(), m.GetKey(), m.GetType(), m.GetSource()
+			parents[i], states[i] = m.GetTraceparent(), m.GetTracestate()
 			times[i] = m.GetTime().AsTime()
 			payloads[i] = m.GetPayload()
 			if payloads[i] == nil {
 				payloads[i] = []byte{} // a message of defaults only encodes to nothing
 			}
 		}
-		batch.Queue(`INSERT INTO outbox (id, topic, key, type, source, time, payload)
-			SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::bytea[])`,
-			ids, topics, keys, types, sources, times, payloads)
+		batch.Queue(`INSERT INTO outbox (id, topic, key, type, source, time, payload, traceparent, tracestate)
+			SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::bytea[], $8::text[], $9::text[])`,
+			ids, topics, keys, types, sources, times, payloads, parents, states)
 		// Delivered at commit, and only if it commits.
 		batch.Queue(`SELECT pg_notify($1, '')`, p.channel)
 	}
@@ -362,7 +369,7 @@ func (p *Postgres) commitOutcome(ctx context.Context, xid string, commitErr erro
 func (p *Postgres) Claim(ctx context.Context, limit int, lease time.Duration) ([]*registrationv1.Envelope, error) {
 	rows, err := p.pool.Query(ctx, `UPDATE outbox SET claimed_until = now() + $2 * interval '1 millisecond'
 		WHERE seq IN (SELECT seq FROM outbox WHERE claimed_until <= now() ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED)
-		RETURNING seq, id, topic, key, type, source, time, payload`, limit, lease.Milliseconds())
+		RETURNING seq, id, topic, key, type, source, time, payload, traceparent, tracestate`, limit, lease.Milliseconds())
 	if err != nil {
 		return nil, fmt.Errorf("postgres: claim outbox: %w", err)
 	}

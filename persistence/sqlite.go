@@ -135,7 +135,9 @@ const sqliteColumns = `email, id, password_hash, status, generation, code_mac, c
 	updated_at, version, password_guard`
 
 // Load implements actors.Store.
-func (s *SQLite) Load(ctx context.Context, email string) (*actors.Registration, error) {
+func (s *SQLite) Load(ctx context.Context, email string) (_ *actors.Registration, err error) {
+	ctx, span := startSpan(ctx, "sqlite", "load")
+	defer func() { endSpan(span, err) }()
 	row := s.reader.QueryRowContext(ctx, `SELECT `+sqliteColumns+` FROM registrations WHERE email = ?`, email)
 	var (
 		r                                actors.Registration
@@ -144,7 +146,7 @@ func (s *SQLite) Load(ctx context.Context, email string) (*actors.Registration, 
 		createdAt, updatedAt             int64
 		noted                            bool
 	)
-	err := row.Scan(&r.Email, &r.ID, &r.PasswordHash, &status, &r.Generation, &r.Code.MAC, &issuedAt,
+	err = row.Scan(&r.Email, &r.ID, &r.PasswordHash, &status, &r.Generation, &r.Code.MAC, &issuedAt,
 		&expiresAt, &r.Code.Attempts, &noted, &failures, &issues, &createdAt, &activatedAt, &updatedAt, &r.Version, &guard)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, actors.ErrNotFound
@@ -249,7 +251,9 @@ func (s *SQLite) Purge(ctx context.Context, reg *actors.Registration, msgs []*re
 // write runs change, then appends msgs to the outbox, in one transaction.
 // change writes the registration's row: when it changes none, the row was
 // not at the expected version and nothing is written (ErrConflict).
-func (s *SQLite) write(ctx context.Context, what string, msgs []*registrationv1.Envelope, change func(*sql.Tx) (sql.Result, error)) error {
+func (s *SQLite) write(ctx context.Context, what string, msgs []*registrationv1.Envelope, change func(*sql.Tx) (sql.Result, error)) (err error) {
+	ctx, span := startSpan(ctx, "sqlite", strings.Fields(what)[0])
+	defer func() { endSpan(span, err) }()
 	tx, err := s.writer.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqlite: begin: %w", err)
@@ -309,8 +313,8 @@ func (s *SQLite) append(ctx context.Context, tx *sql.Tx, msgs []*registrationv1.
 	if len(msgs) == 0 {
 		return nil
 	}
-	stmt, err := tx.PrepareContext(ctx, `INSERT INTO outbox (id, topic, key, type, source, time, payload)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`)
+	stmt, err := tx.PrepareContext(ctx, `INSERT INTO outbox (id, topic, key, type, source, time, payload, traceparent, tracestate)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	if err != nil {
 		return fmt.Errorf("sqlite: prepare outbox insert: %w", err)
 	}
@@ -322,7 +326,7 @@ func (s *SQLite) append(ctx context.Context, tx *sql.Tx, msgs []*registrationv1.
 			payload = []byte{}
 		}
 		if _, err := stmt.ExecContext(ctx, m.GetId(), m.GetTopic(), m.GetKey(), m.GetType(), m.GetSource(),
-			millis(m.GetTime().AsTime()), payload); err != nil {
+			millis(m.GetTime().AsTime()), payload, m.GetTraceparent(), m.GetTracestate()); err != nil {
 			return fmt.Errorf("sqlite: append to outbox: %w", err)
 		}
 	}
@@ -335,7 +339,7 @@ func (s *SQLite) Claim(ctx context.Context, limit int, lease time.Duration) ([]*
 	now := time.Now()
 	rows, err := s.writer.QueryContext(ctx, `UPDATE outbox SET claimed_until = ?
 		WHERE seq IN (SELECT seq FROM outbox WHERE claimed_until <= ? ORDER BY seq LIMIT ?)
-		RETURNING seq, id, topic, key, type, source, time, payload`,
+		RETURNING seq, id, topic, key, type, source, time, payload, traceparent, tracestate`,
 		millis(now.Add(lease)), millis(now), limit)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: claim outbox: %w", err)

@@ -13,9 +13,11 @@ import (
 	"runtime/debug"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/acme/registrar/internal/config"
 	"github.com/acme/registrar/internal/healthcheck"
+	"github.com/acme/registrar/internal/tracing"
 )
 
 // Run is a binary without its process: it reads its configuration from
@@ -61,7 +63,7 @@ func (b Binary) Main(ctx context.Context, args, environ []string, stdout, stderr
 		}
 		ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 		defer stop()
-		if err := b.Run(ctx, environ, stdout, stderr); err != nil {
+		if err := b.serve(ctx, environ, stdout, stderr); err != nil {
 			fmt.Fprintln(stderr, b.Name+":", err)
 			return 1
 		}
@@ -91,6 +93,23 @@ func (b Binary) Main(ctx context.Context, args, environ []string, stdout, stderr
 	return 2
 }
 
+// serve runs the binary with tracing as the OTEL_* variables ask (off
+// without them), and flushes the spans left once it stopped.
+func (b Binary) serve(ctx context.Context, environ []string, stdout, stderr io.Writer) error {
+	shutdown, err := tracing.Setup(ctx, b.Name, environ, stdout)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := shutdown(sctx); err != nil {
+			fmt.Fprintln(stderr, b.Name+": flush traces:", err)
+		}
+	}()
+	return b.Run(ctx, environ, stdout, stderr)
+}
+
 func (b Binary) usage(w io.Writer) {
 	fmt.Fprintf(w, "%s: %s\n\n", b.Name, b.Summary)
 	fmt.Fprintf(w, "Usage:\n  %s              serve, configured by the environment; SIGTERM stops it cleanly\n", b.Name)
@@ -104,6 +123,8 @@ func (b Binary) usage(w io.Writer) {
 		}
 		fmt.Fprintf(w, "  %-30s %s\n", v.Name, def)
 	}
+	fmt.Fprintf(w, "\nTraces (OpenTelemetry, off unless an exporter or an OTLP endpoint is set):\n  %s\n",
+		strings.Join(tracing.Variables, " "))
 	fmt.Fprintln(w, "\nSee README.md and docs/OPERATIONS.md for what each one means.")
 }
 

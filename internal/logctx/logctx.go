@@ -9,6 +9,8 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
 type requestIDKey struct{}
@@ -51,7 +53,8 @@ func SaneRequestID(id string) bool {
 }
 
 // Handler adds request_id to every record logged with a context that
-// carries one.
+// carries one, and trace_id when the context holds a span (tracing on): a
+// log line leads to its trace.
 type Handler struct{ slog.Handler }
 
 // NewHandler wraps next.
@@ -61,6 +64,9 @@ func NewHandler(next slog.Handler) Handler { return Handler{next} }
 func (h Handler) Handle(ctx context.Context, r slog.Record) error {
 	if id := RequestID(ctx); id != "" {
 		r.AddAttrs(slog.String("request_id", id))
+	}
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		r.AddAttrs(slog.String("trace_id", sc.TraceID().String()))
 	}
 	return h.Handler.Handle(ctx, r)
 }

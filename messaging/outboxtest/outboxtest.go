@@ -30,6 +30,8 @@ func Run(t *testing.T, open func(t *testing.T) (messaging.Outbox, Add)) {
 		s, add := open(t)
 		m1, m2 := envelope(t, "m-1", "user-1"), envelope(t, "m-2", "user-1")
 		m2.Topic = registrationv1.MailTopic
+		// The trace context of the span that wrote it travels with it.
+		m2.Traceparent, m2.Tracestate = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "vendor=opaque"
 		add(t, m1, m2)
 		m3 := envelope(t, "m-3", "user-1")
 		add(t, m3)

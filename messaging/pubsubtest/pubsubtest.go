@@ -35,6 +35,7 @@ func Run(t *testing.T, open func(t *testing.T) Subject) {
 		got := s.Subscribe(s.Topics[0])
 		want := []*registrationv1.Envelope{env(s.Topics[0], "u1", 1), env(s.Topics[0], "u2", 2), env(s.Topics[0], "u1", 3)}
 		want[1].Payload = nil // a message whose fields are all defaults
+		want[2].Traceparent, want[2].Tracestate = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "vendor=opaque"
 		require.NoError(t, s.Publisher.Publish(ctx, want))
 		received := receive(t, got, len(want))
 		byID := map[string]*registrationv1.Envelope{}
@@ -48,6 +49,8 @@ func Run(t *testing.T, open func(t *testing.T) Subject) {
 			assert.Equal(t, w.GetKey(), g.GetKey())
 			assert.Equal(t, w.GetType(), g.GetType())
 			assert.Equal(t, w.GetSource(), g.GetSource())
+			assert.Equal(t, w.GetTraceparent(), g.GetTraceparent(), "the trace context travels with the message")
+			assert.Equal(t, w.GetTracestate(), g.GetTracestate())
 			assert.True(t, w.GetTime().AsTime().Equal(g.GetTime().AsTime()), "time %s, want %s", g.GetTime().AsTime(), w.GetTime().AsTime())
 			assert.Equal(t, len(w.GetPayload()), len(g.GetPayload()))
 			assert.True(t, proto.Equal(&registrationv1.Envelope{Payload: w.GetPayload()}, &registrationv1.Envelope{Payload: g.GetPayload()}))

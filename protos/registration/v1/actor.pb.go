@@ -166,6 +166,8 @@ type Register struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Email         string                 `protobuf:"bytes,1,opt,name=email,proto3" json:"email,omitempty"`
 	PasswordHash  string                 `protobuf:"bytes,2,opt,name=password_hash,json=passwordHash,proto3" json:"password_hash,omitempty"`
+	Traceparent   string                 `protobuf:"bytes,12,opt,name=traceparent,proto3" json:"traceparent,omitempty"`
+	Tracestate    string                 `protobuf:"bytes,13,opt,name=tracestate,proto3" json:"tracestate,omitempty"`
 	Budget        *durationpb.Duration   `protobuf:"bytes,14,opt,name=budget,proto3" json:"budget,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -215,6 +217,20 @@ func (x *Register) GetPasswordHash() string {
 	return ""
 }
 
+func (x *Register) GetTraceparent() string {
+	if x != nil {
+		return x.Traceparent
+	}
+	return ""
+}
+
+func (x *Register) GetTracestate() string {
+	if x != nil {
+		return x.Tracestate
+	}
+	return ""
+}
+
 func (x *Register) GetBudget() *durationpb.Duration {
 	if x != nil {
 		return x.Budget
@@ -229,6 +245,8 @@ type Activate struct {
 	Password      string                 `protobuf:"bytes,2,opt,name=password,proto3" json:"password,omitempty"`
 	Code          string                 `protobuf:"bytes,3,opt,name=code,proto3" json:"code,omitempty"`
 	Source        string                 `protobuf:"bytes,4,opt,name=source,proto3" json:"source,omitempty"`
+	Traceparent   string                 `protobuf:"bytes,12,opt,name=traceparent,proto3" json:"traceparent,omitempty"`
+	Tracestate    string                 `protobuf:"bytes,13,opt,name=tracestate,proto3" json:"tracestate,omitempty"`
 	Budget        *durationpb.Duration   `protobuf:"bytes,14,opt,name=budget,proto3" json:"budget,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -292,6 +310,20 @@ func (x *Activate) GetSource() string {
 	return ""
 }
 
+func (x *Activate) GetTraceparent() string {
+	if x != nil {
+		return x.Traceparent
+	}
+	return ""
+}
+
+func (x *Activate) GetTracestate() string {
+	if x != nil {
+		return x.Tracestate
+	}
+	return ""
+}
+
 func (x *Activate) GetBudget() *durationpb.Duration {
 	if x != nil {
 		return x.Budget
@@ -305,6 +337,8 @@ type ResendCode struct {
 	Email         string                 `protobuf:"bytes,1,opt,name=email,proto3" json:"email,omitempty"`
 	Password      string                 `protobuf:"bytes,2,opt,name=password,proto3" json:"password,omitempty"`
 	Source        string                 `protobuf:"bytes,4,opt,name=source,proto3" json:"source,omitempty"`
+	Traceparent   string                 `protobuf:"bytes,12,opt,name=traceparent,proto3" json:"traceparent,omitempty"`
+	Tracestate    string                 `protobuf:"bytes,13,opt,name=tracestate,proto3" json:"tracestate,omitempty"`
 	Budget        *durationpb.Duration   `protobuf:"bytes,14,opt,name=budget,proto3" json:"budget,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -361,6 +395,20 @@ func (x *ResendCode) GetSource() string {
 	return ""
 }
 
+func (x *ResendCode) GetTraceparent() string {
+	if x != nil {
+		return x.Traceparent
+	}
+	return ""
+}
+
+func (x *ResendCode) GetTracestate() string {
+	if x != nil {
+		return x.Tracestate
+	}
+	return ""
+}
+
 func (x *ResendCode) GetBudget() *durationpb.Duration {
 	if x != nil {
 		return x.Budget
@@ -374,6 +422,8 @@ type GetAccount struct {
 	Email         string                 `protobuf:"bytes,1,opt,name=email,proto3" json:"email,omitempty"`
 	Password      string                 `protobuf:"bytes,2,opt,name=password,proto3" json:"password,omitempty"`
 	Source        string                 `protobuf:"bytes,4,opt,name=source,proto3" json:"source,omitempty"`
+	Traceparent   string                 `protobuf:"bytes,12,opt,name=traceparent,proto3" json:"traceparent,omitempty"`
+	Tracestate    string                 `protobuf:"bytes,13,opt,name=tracestate,proto3" json:"tracestate,omitempty"`
 	Budget        *durationpb.Duration   `protobuf:"bytes,14,opt,name=budget,proto3" json:"budget,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -430,6 +480,20 @@ func (x *GetAccount) GetSource() string {
 	return ""
 }
 
+func (x *GetAccount) GetTraceparent() string {
+	if x != nil {
+		return x.Traceparent
+	}
+	return ""
+}
+
+func (x *GetAccount) GetTracestate() string {
+	if x != nil {
+		return x.Tracestate
+	}
+	return ""
+}
+
 func (x *GetAccount) GetBudget() *durationpb.Duration {
 	if x != nil {
 		return x.Budget
@@ -444,6 +508,8 @@ type ExpireCode struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Email         string                 `protobuf:"bytes,1,opt,name=email,proto3" json:"email,omitempty"`
 	Generation    int64                  `protobuf:"varint,2,opt,name=generation,proto3" json:"generation,omitempty"`
+	Traceparent   string                 `protobuf:"bytes,12,opt,name=traceparent,proto3" json:"traceparent,omitempty"`
+	Tracestate    string                 `protobuf:"bytes,13,opt,name=tracestate,proto3" json:"tracestate,omitempty"`
 	Budget        *durationpb.Duration   `protobuf:"bytes,14,opt,name=budget,proto3" json:"budget,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -493,6 +559,20 @@ func (x *ExpireCode) GetGeneration() int64 {
 	return 0
 }
 
+func (x *ExpireCode) GetTraceparent() string {
+	if x != nil {
+		return x.Traceparent
+	}
+	return ""
+}
+
+func (x *ExpireCode) GetTracestate() string {
+	if x != nil {
+		return x.Tracestate
+	}
+	return ""
+}
+
 func (x *ExpireCode) GetBudget() *durationpb.Duration {
 	if x != nil {
 		return x.Budget
@@ -507,6 +587,8 @@ func (x *ExpireCode) GetBudget() *durationpb.Duration {
 type PurgeRegistration struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Email         string                 `protobuf:"bytes,1,opt,name=email,proto3" json:"email,omitempty"`
+	Traceparent   string                 `protobuf:"bytes,12,opt,name=traceparent,proto3" json:"traceparent,omitempty"`
+	Tracestate    string                 `protobuf:"bytes,13,opt,name=tracestate,proto3" json:"tracestate,omitempty"`
 	Budget        *durationpb.Duration   `protobuf:"bytes,14,opt,name=budget,proto3" json:"budget,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -545,6 +627,20 @@ func (*PurgeRegistration) Descriptor() ([]byte, []int) {
 func (x *PurgeRegistration) GetEmail() string {
 	if x != nil {
 		return x.Email
+	}
+	return ""
+}
+
+func (x *PurgeRegistration) GetTraceparent() string {
+	if x != nil {
+		return x.Traceparent
+	}
+	return ""
+}
+
+func (x *PurgeRegistration) GetTracestate() string {
+	if x != nil {
+		return x.Tracestate
 	}
 	return ""
 }
@@ -894,38 +990,62 @@ var File_registration_v1_actor_proto protoreflect.FileDescriptor
 
 const file_registration_v1_actor_proto_rawDesc = "" +
 	"\n" +
-	"\x1bregistration/v1/actor.proto\x12\x0fregistration.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x88\x01\n" +
+	"\x1bregistration/v1/actor.proto\x12\x0fregistration.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xca\x01\n" +
 	"\bRegister\x12\x14\n" +
 	"\x05email\x18\x01 \x01(\tR\x05email\x12#\n" +
-	"\rpassword_hash\x18\x02 \x01(\tR\fpasswordHash\x121\n" +
-	"\x06budget\x18\x0e \x01(\v2\x19.google.protobuf.DurationR\x06budgetJ\x04\b\x0f\x10\x10R\bdeadline\"\xab\x01\n" +
+	"\rpassword_hash\x18\x02 \x01(\tR\fpasswordHash\x12 \n" +
+	"\vtraceparent\x18\f \x01(\tR\vtraceparent\x12\x1e\n" +
+	"\n" +
+	"tracestate\x18\r \x01(\tR\n" +
+	"tracestate\x121\n" +
+	"\x06budget\x18\x0e \x01(\v2\x19.google.protobuf.DurationR\x06budgetJ\x04\b\x0f\x10\x10R\bdeadline\"\xed\x01\n" +
 	"\bActivate\x12\x14\n" +
 	"\x05email\x18\x01 \x01(\tR\x05email\x12\x1a\n" +
 	"\bpassword\x18\x02 \x01(\tR\bpassword\x12\x12\n" +
 	"\x04code\x18\x03 \x01(\tR\x04code\x12\x16\n" +
-	"\x06source\x18\x04 \x01(\tR\x06source\x121\n" +
-	"\x06budget\x18\x0e \x01(\v2\x19.google.protobuf.DurationR\x06budgetJ\x04\b\x0f\x10\x10R\bdeadline\"\x99\x01\n" +
+	"\x06source\x18\x04 \x01(\tR\x06source\x12 \n" +
+	"\vtraceparent\x18\f \x01(\tR\vtraceparent\x12\x1e\n" +
+	"\n" +
+	"tracestate\x18\r \x01(\tR\n" +
+	"tracestate\x121\n" +
+	"\x06budget\x18\x0e \x01(\v2\x19.google.protobuf.DurationR\x06budgetJ\x04\b\x0f\x10\x10R\bdeadline\"\xdb\x01\n" +
 	"\n" +
 	"ResendCode\x12\x14\n" +
 	"\x05email\x18\x01 \x01(\tR\x05email\x12\x1a\n" +
 	"\bpassword\x18\x02 \x01(\tR\bpassword\x12\x16\n" +
-	"\x06source\x18\x04 \x01(\tR\x06source\x121\n" +
-	"\x06budget\x18\x0e \x01(\v2\x19.google.protobuf.DurationR\x06budgetJ\x04\b\x0f\x10\x10R\bdeadline\"\x99\x01\n" +
+	"\x06source\x18\x04 \x01(\tR\x06source\x12 \n" +
+	"\vtraceparent\x18\f \x01(\tR\vtraceparent\x12\x1e\n" +
+	"\n" +
+	"tracestate\x18\r \x01(\tR\n" +
+	"tracestate\x121\n" +
+	"\x06budget\x18\x0e \x01(\v2\x19.google.protobuf.DurationR\x06budgetJ\x04\b\x0f\x10\x10R\bdeadline\"\xdb\x01\n" +
 	"\n" +
 	"GetAccount\x12\x14\n" +
 	"\x05email\x18\x01 \x01(\tR\x05email\x12\x1a\n" +
 	"\bpassword\x18\x02 \x01(\tR\bpassword\x12\x16\n" +
-	"\x06source\x18\x04 \x01(\tR\x06source\x121\n" +
-	"\x06budget\x18\x0e \x01(\v2\x19.google.protobuf.DurationR\x06budgetJ\x04\b\x0f\x10\x10R\bdeadline\"u\n" +
+	"\x06source\x18\x04 \x01(\tR\x06source\x12 \n" +
+	"\vtraceparent\x18\f \x01(\tR\vtraceparent\x12\x1e\n" +
+	"\n" +
+	"tracestate\x18\r \x01(\tR\n" +
+	"tracestate\x121\n" +
+	"\x06budget\x18\x0e \x01(\v2\x19.google.protobuf.DurationR\x06budgetJ\x04\b\x0f\x10\x10R\bdeadline\"\xb7\x01\n" +
 	"\n" +
 	"ExpireCode\x12\x14\n" +
 	"\x05email\x18\x01 \x01(\tR\x05email\x12\x1e\n" +
 	"\n" +
 	"generation\x18\x02 \x01(\x03R\n" +
-	"generation\x121\n" +
-	"\x06budget\x18\x0e \x01(\v2\x19.google.protobuf.DurationR\x06budget\"\\\n" +
+	"generation\x12 \n" +
+	"\vtraceparent\x18\f \x01(\tR\vtraceparent\x12\x1e\n" +
+	"\n" +
+	"tracestate\x18\r \x01(\tR\n" +
+	"tracestate\x121\n" +
+	"\x06budget\x18\x0e \x01(\v2\x19.google.protobuf.DurationR\x06budget\"\x9e\x01\n" +
 	"\x11PurgeRegistration\x12\x14\n" +
-	"\x05email\x18\x01 \x01(\tR\x05email\x121\n" +
+	"\x05email\x18\x01 \x01(\tR\x05email\x12 \n" +
+	"\vtraceparent\x18\f \x01(\tR\vtraceparent\x12\x1e\n" +
+	"\n" +
+	"tracestate\x18\r \x01(\tR\n" +
+	"tracestate\x121\n" +
 	"\x06budget\x18\x0e \x01(\v2\x19.google.protobuf.DurationR\x06budget\"\x11\n" +
 	"\x0fMembershipQuery\"D\n" +
 	"\x10MembershipAnswer\x12\x18\n" +
