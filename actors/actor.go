@@ -84,6 +84,15 @@ func (a *registrationActor) Receive(ctx actor.Context) {
 		a.deps.stats.actors.Add(-1) // counted here: its shard may be gone
 	case *registrationv1.Register:
 		a.serve(ctx, msg.GetBudget(), func(c context.Context) *registrationv1.Reply { return a.register(c, msg) })
+	case *registrationv1.CheckRegister:
+		a.serve(ctx, msg.GetBudget(), func(c context.Context) *registrationv1.Reply {
+			return a.decide(c, func(cur *Registration, now time.Time) (outcome, error) {
+				err := a.deps.rules.RegisterRefusal(cur, now)
+				// A refusal read from memory is confirmed against the row's
+				// version; a go-ahead need not be: Register decides afresh.
+				return outcome{Decision: Decision{Err: err}, confirm: err != nil}, nil
+			})
+		})
 	case *registrationv1.Activate:
 		a.authenticated(ctx, "activate", msg, func(auth Authenticated, now time.Time) (Decision, error) {
 			return a.deps.rules.Activate(auth, msg.GetCode(), now), nil
@@ -467,8 +476,12 @@ func (a *registrationActor) reply(d Decision) *registrationv1.Reply {
 	if d.Err != nil {
 		return rejection(d.Err)
 	}
+	state := d.State(a.reg)
+	if state == nil { // nothing is registered (a check of an unknown email)
+		return &registrationv1.Reply{Result: &registrationv1.Reply_Account{Account: &registrationv1.Account{}}}
+	}
 	return &registrationv1.Reply{Result: &registrationv1.Reply_Account{
-		Account: accountMessage(a.deps.rules.View(d.State(a.reg), a.deps.now())),
+		Account: accountMessage(a.deps.rules.View(state, a.deps.now())),
 	}}
 }
 

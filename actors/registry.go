@@ -264,6 +264,17 @@ func (r *Registry) Register(ctx context.Context, email, passwordHash string) (Ac
 	})
 }
 
+// CheckRegister returns the rejection a registration of email would meet
+// whatever its password (ErrEmailTaken, ErrRateLimited with its wait), or
+// nil; asked before hashing the password, so that a registration that
+// cannot succeed costs no hash. Register decides afresh.
+func (r *Registry) CheckRegister(ctx context.Context, email string) error {
+	_, err := r.request(ctx, email, func(budget *durationpb.Duration) proto.Message {
+		return &registrationv1.CheckRegister{Email: email, Budget: budget}
+	})
+	return err
+}
+
 // Activate activates a pending account with its current code.
 func (r *Registry) Activate(ctx context.Context, c Credentials, code string) (Account, error) {
 	return r.request(ctx, c.Email, func(budget *durationpb.Duration) proto.Message {

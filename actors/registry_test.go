@@ -549,3 +549,24 @@ func TestPassivatedActorsAreFreed(t *testing.T) {
 	// keeps them (children of the shard instead of watched).
 	assert.Less(t, grown, int64(n*1500), "passivated actors are retained")
 }
+
+func TestRegistryCheckRegisterPredictsTheRefusal(t *testing.T) {
+	h := newHarness(t, nil)
+	require.NoError(t, h.reg.CheckRegister(ctx, "new@example.com"), "an unknown email may register")
+	_, err := h.reg.Register(ctx, "ann@example.com", actorstest.Hash("pw"))
+	require.NoError(t, err)
+	err = h.reg.CheckRegister(ctx, "ann@example.com")
+	require.ErrorIs(t, err, actors.ErrRateLimited, "within the cooldown")
+	h.clock.Advance(time.Minute)
+	require.NoError(t, h.reg.CheckRegister(ctx, "ann@example.com"), "after the cooldown")
+	_, err = h.reg.Activate(ctx, actors.Credentials{Email: "ann@example.com", Password: "pw"}, h.lastCode(t, "ann@example.com"))
+	require.ErrorIs(t, err, actors.ErrCodeExpired, "the clock moved past the code")
+	_, err = h.reg.ResendCode(ctx, actors.Credentials{Email: "ann@example.com", Password: "pw"})
+	require.NoError(t, err)
+	_, err = h.reg.Activate(ctx, actors.Credentials{Email: "ann@example.com", Password: "pw"}, h.lastCode(t, "ann@example.com"))
+	require.NoError(t, err)
+	require.ErrorIs(t, h.reg.CheckRegister(ctx, "ann@example.com"), actors.ErrEmailTaken)
+	before := len(h.store.Pending())
+	_ = h.reg.CheckRegister(ctx, "ann@example.com")
+	assert.Len(t, h.store.Pending(), before, "a check writes nothing")
+}

@@ -83,11 +83,8 @@ func (r Rules) Register(cur *Registration, in RegisterInput, now time.Time) Deci
 		events = append(events, r.issue(next, in.NewCode, IssueRegistration, now))
 		return Decision{Next: next, Events: events}
 	}
-	if cur.Status == StatusActive {
-		return Decision{Err: ErrEmailTaken}
-	}
-	if wait := r.policy.issueWait(cur, now); wait > 0 {
-		return Decision{Err: reject(ErrRateLimited, wait)}
+	if err := r.RegisterRefusal(cur, now); err != nil {
+		return Decision{Err: err}
 	}
 	next := cur.Clone()
 	next.PasswordHash = in.PasswordHash
@@ -95,6 +92,25 @@ func (r Rules) Register(cur *Registration, in RegisterInput, now time.Time) Deci
 	events := []Event{Registered{UserID: next.ID, Email: next.Email, At: now, Replaced: true}}
 	events = append(events, r.issue(next, in.NewCode, IssueReregistration, now))
 	return Decision{Next: next, Events: events}
+}
+
+// RegisterRefusal is what a registration of the email would be refused
+// with now, whatever its password: the email is taken (409), or its
+// issuing cooldown or hourly cap holds (429). The gateway asks it before
+// hashing the new password, so that a registration that cannot succeed
+// costs no hash; Register asks it again after the hash, so a race between
+// the two changes nothing.
+func (r Rules) RegisterRefusal(cur *Registration, now time.Time) error {
+	switch {
+	case cur == nil:
+		return nil
+	case cur.Status == StatusActive:
+		return ErrEmailTaken
+	}
+	if wait := r.policy.issueWait(cur, now); wait > 0 {
+		return reject(ErrRateLimited, wait)
+	}
+	return nil
 }
 
 // Authentication is two steps whose types enforce the order of the

@@ -59,9 +59,13 @@ func (m *machine) freshCode() string {
 }
 
 func (m *machine) register(hash string) actors.Decision {
-	return m.apply(m.rules.Register(m.cur, actors.RegisterInput{
+	predicted := m.rules.RegisterRefusal(m.cur, m.now)
+	d := m.rules.Register(m.cur, actors.RegisterInput{
 		Email: "ann@example.com", PasswordHash: hash, NewID: "user-1", NewCode: m.freshCode(),
-	}, m.now))
+	}, m.now)
+	// The check before the hash predicts Register exactly.
+	assert.Equal(m.tb, predicted, d.Err, "RegisterRefusal and Register disagree")
+	return m.apply(d)
 }
 
 // authenticate runs both steps of authentication; refused is the decision
@@ -101,6 +105,10 @@ func (m *machine) describe(passwordOK bool) actors.Decision {
 		return *refused
 	}
 	return m.apply(m.rules.Describe(auth, m.now))
+}
+
+func (m *machine) checkRegister() actors.Decision {
+	return actors.Decision{Err: m.rules.RegisterRefusal(m.cur, m.now)}
 }
 
 func (m *machine) purge() actors.Decision { return m.apply(m.rules.Purge(m.cur, m.now)) }
@@ -701,6 +709,51 @@ func TestRules(t *testing.T) {
 			want: want{err: actors.ErrTooManyAttempts,
 				retryAfter: window - codesSpan,
 				changed:    true, events: []string{"Throttled"}},
+		},
+
+		// The check before the hash (RegisterRefusal): what Register would
+		// refuse whatever the password, and nothing else.
+		{
+			name: "check of an unknown email lets the registration through",
+			act:  func(m *machine) actors.Decision { return m.checkRegister() },
+			want: want{},
+		},
+		{
+			name:  "check of an active email refuses it as taken",
+			setup: func(m *machine) { m.register("h1"); m.activate(true, m.code) },
+			act:   func(m *machine) actors.Decision { return m.checkRegister() },
+			want:  want{err: actors.ErrEmailTaken, status: actors.StatusActive},
+		},
+		{
+			name:  "check of a pending email within its cooldown refuses it with the wait",
+			setup: func(m *machine) { m.register("h1"); m.advance(10 * time.Second) },
+			act:   func(m *machine) actors.Decision { return m.checkRegister() },
+			want:  want{err: actors.ErrRateLimited, retryAfter: cooldown - 10*time.Second},
+		},
+		{
+			name:  "check of a pending email after its cooldown lets it through",
+			setup: func(m *machine) { m.register("h1"); m.advance(cooldown) },
+			act:   func(m *machine) actors.Decision { return m.checkRegister() },
+			want:  want{status: actors.StatusPending},
+		},
+		{
+			name: "check of a pending email over its hourly cap refuses it until the oldest issue leaves the hour",
+			setup: func(m *machine) {
+				m.register("h1")
+				for range policy.HourlyCodeLimit - 1 {
+					m.advance(cooldown)
+					m.resend(true)
+				}
+				m.advance(cooldown)
+			},
+			act:  func(m *machine) actors.Decision { return m.checkRegister() },
+			want: want{err: actors.ErrRateLimited, retryAfter: time.Hour - time.Duration(policy.HourlyCodeLimit)*cooldown},
+		},
+		{
+			name:  "check of a pending email whose password checks are throttled lets it through, as Register does",
+			setup: func(m *machine) { m.register("h1"); m.advance(time.Minute); m.failPasswords(limit) },
+			act:   func(m *machine) actors.Decision { return m.checkRegister() },
+			want:  want{status: actors.StatusPending},
 		},
 
 		// The purge sweep.

@@ -37,6 +37,7 @@ type switchable struct {
 	*password.Hasher
 	overloaded atomic.Bool
 	verified   atomic.Int64
+	hashed     atomic.Int64
 }
 
 func (s *switchable) Verify(ctx context.Context, encoded, pw string) (bool, error) {
@@ -48,6 +49,7 @@ func (s *switchable) Hash(ctx context.Context, pw string) (string, error) {
 	if s.overloaded.Load() {
 		return "", actors.ErrOverloaded
 	}
+	s.hashed.Add(1)
 	return s.Hasher.Hash(ctx, pw)
 }
 

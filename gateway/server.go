@@ -27,6 +27,9 @@ const maxBody = 64 * 1024
 // Registrations is what the gateway needs of the registration actors;
 // *actors.Registry implements it.
 type Registrations interface {
+	// CheckRegister returns the refusal a registration of email would meet
+	// whatever its password, asked before the password is hashed.
+	CheckRegister(ctx context.Context, email string) error
 	Register(ctx context.Context, email, passwordHash string) (actors.Account, error)
 	Activate(ctx context.Context, c actors.Credentials, code string) (actors.Account, error)
 	ResendCode(ctx context.Context, c actors.Credentials) (actors.Account, error)

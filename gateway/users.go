@@ -147,6 +147,11 @@ func (s *Server) register(ctx context.Context, in *registerInput) (*registerOutp
 	if err := password.Check(in.Body.Password, password.EmailWords(email)...); err != nil {
 		return nil, s.fail(ctx, err)
 	}
+	// A registration of a taken email, or within its cooldown, is answered
+	// without paying for a hash (the actor checks again after it).
+	if err := s.cfg.Registrations.CheckRegister(ctx, email); err != nil {
+		return nil, s.fail(ctx, err)
+	}
 	hash, err := s.cfg.Passwords.Hash(ctx, in.Body.Password)
 	if err != nil {
 		return nil, s.fail(ctx, err)

@@ -446,3 +446,26 @@ func TestUnavailableActorsAnswer503(t *testing.T) {
 	e.store.FailWith(nil)
 	assert.Equal(t, http.StatusCreated, e.register("ann@example.com", e.secret("correct horse battery staple")).status)
 }
+
+// A registration that cannot succeed is answered before the password is
+// hashed: a taken email (409), one within its cooldown (429). The actor
+// decides again after the hash, so the check only saves work.
+func TestRegistrationsThatCannotSucceedCostNoHash(t *testing.T) {
+	e := newEnv(t, options{})
+	pw := e.active("taken@example.com")
+	_, _ = e.pending("cooling@example.com")
+
+	before := e.hasher.hashed.Load()
+	r := e.register("taken@example.com", "another fine password")
+	assert.Equal(t, http.StatusConflict, r.status, r.raw)
+	assert.Equal(t, "email_taken", r.code())
+	r = e.register("cooling@example.com", "another fine password")
+	assert.Equal(t, http.StatusTooManyRequests, r.status, r.raw)
+	assert.Equal(t, "30", r.header.Get("Retry-After"))
+	assert.Equal(t, before, e.hasher.hashed.Load(), "neither paid for a hash")
+
+	r = e.register("new@example.com", "another fine password")
+	assert.Equal(t, http.StatusCreated, r.status, r.raw)
+	assert.Equal(t, before+1, e.hasher.hashed.Load(), "a registration that can succeed hashes once")
+	assert.Equal(t, http.StatusOK, e.me("taken@example.com", pw).status, "the taken account is untouched")
+}

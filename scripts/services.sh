@@ -148,12 +148,13 @@ fetch_kafka() {
 }
 
 start_kafka() {
+  # The jars also serve the fault tests' own brokers, reused broker or not.
+  command -v java >/dev/null || apt_install openjdk-17-jre-headless
+  fetch_kafka
   if tcp_open "$KAFKA_PORT"; then
     say "kafka: reusing the broker on 127.0.0.1:$KAFKA_PORT"
     return
   fi
-  command -v java >/dev/null || apt_install openjdk-17-jre-headless
-  fetch_kafka
   mkdir -p "$KAFKA_DIR"
   sed -e "s|@PORT@|$KAFKA_PORT|g" -e "s|@CONTROLLER_PORT@|$KAFKA_CONTROLLER_PORT|g" -e "s|@DIR@|$KAFKA_DIR|g" \
     "$ROOT/scripts/kafka/server.properties" >"$KAFKA_DIR/server.properties"

@@ -238,6 +238,78 @@ func (x *Register) GetBudget() *durationpb.Duration {
 	return nil
 }
 
+// CheckRegister asks whether a registration of the email would be refused
+// whatever its password (taken, within the cooldown or over the hourly
+// cap), before the gateway pays for hashing the new password. It changes
+// nothing; the Register that follows is decided afresh.
+type CheckRegister struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Email         string                 `protobuf:"bytes,1,opt,name=email,proto3" json:"email,omitempty"`
+	Traceparent   string                 `protobuf:"bytes,12,opt,name=traceparent,proto3" json:"traceparent,omitempty"`
+	Tracestate    string                 `protobuf:"bytes,13,opt,name=tracestate,proto3" json:"tracestate,omitempty"`
+	Budget        *durationpb.Duration   `protobuf:"bytes,14,opt,name=budget,proto3" json:"budget,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckRegister) Reset() {
+	*x = CheckRegister{}
+	mi := &file_registration_v1_actor_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckRegister) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckRegister) ProtoMessage() {}
+
+func (x *CheckRegister) ProtoReflect() protoreflect.Message {
+	mi := &file_registration_v1_actor_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckRegister.ProtoReflect.Descriptor instead.
+func (*CheckRegister) Descriptor() ([]byte, []int) {
+	return file_registration_v1_actor_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *CheckRegister) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+func (x *CheckRegister) GetTraceparent() string {
+	if x != nil {
+		return x.Traceparent
+	}
+	return ""
+}
+
+func (x *CheckRegister) GetTracestate() string {
+	if x != nil {
+		return x.Tracestate
+	}
+	return ""
+}
+
+func (x *CheckRegister) GetBudget() *durationpb.Duration {
+	if x != nil {
+		return x.Budget
+	}
+	return nil
+}
+
 // Activate checks the password, then the code, and activates the account.
 type Activate struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -254,7 +326,7 @@ type Activate struct {
 
 func (x *Activate) Reset() {
 	*x = Activate{}
-	mi := &file_registration_v1_actor_proto_msgTypes[1]
+	mi := &file_registration_v1_actor_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -266,7 +338,7 @@ func (x *Activate) String() string {
 func (*Activate) ProtoMessage() {}
 
 func (x *Activate) ProtoReflect() protoreflect.Message {
-	mi := &file_registration_v1_actor_proto_msgTypes[1]
+	mi := &file_registration_v1_actor_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -279,7 +351,7 @@ func (x *Activate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Activate.ProtoReflect.Descriptor instead.
 func (*Activate) Descriptor() ([]byte, []int) {
-	return file_registration_v1_actor_proto_rawDescGZIP(), []int{1}
+	return file_registration_v1_actor_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *Activate) GetEmail() string {
@@ -346,7 +418,7 @@ type ResendCode struct {
 
 func (x *ResendCode) Reset() {
 	*x = ResendCode{}
-	mi := &file_registration_v1_actor_proto_msgTypes[2]
+	mi := &file_registration_v1_actor_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -358,7 +430,7 @@ func (x *ResendCode) String() string {
 func (*ResendCode) ProtoMessage() {}
 
 func (x *ResendCode) ProtoReflect() protoreflect.Message {
-	mi := &file_registration_v1_actor_proto_msgTypes[2]
+	mi := &file_registration_v1_actor_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -371,7 +443,7 @@ func (x *ResendCode) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResendCode.ProtoReflect.Descriptor instead.
 func (*ResendCode) Descriptor() ([]byte, []int) {
-	return file_registration_v1_actor_proto_rawDescGZIP(), []int{2}
+	return file_registration_v1_actor_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *ResendCode) GetEmail() string {
@@ -431,7 +503,7 @@ type GetAccount struct {
 
 func (x *GetAccount) Reset() {
 	*x = GetAccount{}
-	mi := &file_registration_v1_actor_proto_msgTypes[3]
+	mi := &file_registration_v1_actor_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -443,7 +515,7 @@ func (x *GetAccount) String() string {
 func (*GetAccount) ProtoMessage() {}
 
 func (x *GetAccount) ProtoReflect() protoreflect.Message {
-	mi := &file_registration_v1_actor_proto_msgTypes[3]
+	mi := &file_registration_v1_actor_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -456,7 +528,7 @@ func (x *GetAccount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAccount.ProtoReflect.Descriptor instead.
 func (*GetAccount) Descriptor() ([]byte, []int) {
-	return file_registration_v1_actor_proto_rawDescGZIP(), []int{3}
+	return file_registration_v1_actor_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *GetAccount) GetEmail() string {
@@ -517,7 +589,7 @@ type ExpireCode struct {
 
 func (x *ExpireCode) Reset() {
 	*x = ExpireCode{}
-	mi := &file_registration_v1_actor_proto_msgTypes[4]
+	mi := &file_registration_v1_actor_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -529,7 +601,7 @@ func (x *ExpireCode) String() string {
 func (*ExpireCode) ProtoMessage() {}
 
 func (x *ExpireCode) ProtoReflect() protoreflect.Message {
-	mi := &file_registration_v1_actor_proto_msgTypes[4]
+	mi := &file_registration_v1_actor_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -542,7 +614,7 @@ func (x *ExpireCode) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExpireCode.ProtoReflect.Descriptor instead.
 func (*ExpireCode) Descriptor() ([]byte, []int) {
-	return file_registration_v1_actor_proto_rawDescGZIP(), []int{4}
+	return file_registration_v1_actor_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ExpireCode) GetEmail() string {
@@ -596,7 +668,7 @@ type PurgeRegistration struct {
 
 func (x *PurgeRegistration) Reset() {
 	*x = PurgeRegistration{}
-	mi := &file_registration_v1_actor_proto_msgTypes[5]
+	mi := &file_registration_v1_actor_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -608,7 +680,7 @@ func (x *PurgeRegistration) String() string {
 func (*PurgeRegistration) ProtoMessage() {}
 
 func (x *PurgeRegistration) ProtoReflect() protoreflect.Message {
-	mi := &file_registration_v1_actor_proto_msgTypes[5]
+	mi := &file_registration_v1_actor_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -621,7 +693,7 @@ func (x *PurgeRegistration) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PurgeRegistration.ProtoReflect.Descriptor instead.
 func (*PurgeRegistration) Descriptor() ([]byte, []int) {
-	return file_registration_v1_actor_proto_rawDescGZIP(), []int{5}
+	return file_registration_v1_actor_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *PurgeRegistration) GetEmail() string {
@@ -665,7 +737,7 @@ type MembershipQuery struct {
 
 func (x *MembershipQuery) Reset() {
 	*x = MembershipQuery{}
-	mi := &file_registration_v1_actor_proto_msgTypes[6]
+	mi := &file_registration_v1_actor_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -677,7 +749,7 @@ func (x *MembershipQuery) String() string {
 func (*MembershipQuery) ProtoMessage() {}
 
 func (x *MembershipQuery) ProtoReflect() protoreflect.Message {
-	mi := &file_registration_v1_actor_proto_msgTypes[6]
+	mi := &file_registration_v1_actor_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -690,7 +762,7 @@ func (x *MembershipQuery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MembershipQuery.ProtoReflect.Descriptor instead.
 func (*MembershipQuery) Descriptor() ([]byte, []int) {
-	return file_registration_v1_actor_proto_rawDescGZIP(), []int{6}
+	return file_registration_v1_actor_proto_rawDescGZIP(), []int{7}
 }
 
 // MembershipAnswer is a member's view: the ids of the members in its
@@ -705,7 +777,7 @@ type MembershipAnswer struct {
 
 func (x *MembershipAnswer) Reset() {
 	*x = MembershipAnswer{}
-	mi := &file_registration_v1_actor_proto_msgTypes[7]
+	mi := &file_registration_v1_actor_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -717,7 +789,7 @@ func (x *MembershipAnswer) String() string {
 func (*MembershipAnswer) ProtoMessage() {}
 
 func (x *MembershipAnswer) ProtoReflect() protoreflect.Message {
-	mi := &file_registration_v1_actor_proto_msgTypes[7]
+	mi := &file_registration_v1_actor_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -730,7 +802,7 @@ func (x *MembershipAnswer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MembershipAnswer.ProtoReflect.Descriptor instead.
 func (*MembershipAnswer) Descriptor() ([]byte, []int) {
-	return file_registration_v1_actor_proto_rawDescGZIP(), []int{7}
+	return file_registration_v1_actor_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *MembershipAnswer) GetMembers() []string {
@@ -764,7 +836,7 @@ type Account struct {
 
 func (x *Account) Reset() {
 	*x = Account{}
-	mi := &file_registration_v1_actor_proto_msgTypes[8]
+	mi := &file_registration_v1_actor_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -776,7 +848,7 @@ func (x *Account) String() string {
 func (*Account) ProtoMessage() {}
 
 func (x *Account) ProtoReflect() protoreflect.Message {
-	mi := &file_registration_v1_actor_proto_msgTypes[8]
+	mi := &file_registration_v1_actor_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -789,7 +861,7 @@ func (x *Account) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Account.ProtoReflect.Descriptor instead.
 func (*Account) Descriptor() ([]byte, []int) {
-	return file_registration_v1_actor_proto_rawDescGZIP(), []int{8}
+	return file_registration_v1_actor_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Account) GetId() string {
@@ -854,7 +926,7 @@ type Rejection struct {
 
 func (x *Rejection) Reset() {
 	*x = Rejection{}
-	mi := &file_registration_v1_actor_proto_msgTypes[9]
+	mi := &file_registration_v1_actor_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -866,7 +938,7 @@ func (x *Rejection) String() string {
 func (*Rejection) ProtoMessage() {}
 
 func (x *Rejection) ProtoReflect() protoreflect.Message {
-	mi := &file_registration_v1_actor_proto_msgTypes[9]
+	mi := &file_registration_v1_actor_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -879,7 +951,7 @@ func (x *Rejection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Rejection.ProtoReflect.Descriptor instead.
 func (*Rejection) Descriptor() ([]byte, []int) {
-	return file_registration_v1_actor_proto_rawDescGZIP(), []int{9}
+	return file_registration_v1_actor_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Rejection) GetReason() Reason {
@@ -917,7 +989,7 @@ type Reply struct {
 
 func (x *Reply) Reset() {
 	*x = Reply{}
-	mi := &file_registration_v1_actor_proto_msgTypes[10]
+	mi := &file_registration_v1_actor_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -929,7 +1001,7 @@ func (x *Reply) String() string {
 func (*Reply) ProtoMessage() {}
 
 func (x *Reply) ProtoReflect() protoreflect.Message {
-	mi := &file_registration_v1_actor_proto_msgTypes[10]
+	mi := &file_registration_v1_actor_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -942,7 +1014,7 @@ func (x *Reply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Reply.ProtoReflect.Descriptor instead.
 func (*Reply) Descriptor() ([]byte, []int) {
-	return file_registration_v1_actor_proto_rawDescGZIP(), []int{10}
+	return file_registration_v1_actor_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Reply) GetResult() isReply_Result {
@@ -998,7 +1070,14 @@ const file_registration_v1_actor_proto_rawDesc = "" +
 	"\n" +
 	"tracestate\x18\r \x01(\tR\n" +
 	"tracestate\x121\n" +
-	"\x06budget\x18\x0e \x01(\v2\x19.google.protobuf.DurationR\x06budgetJ\x04\b\x0f\x10\x10R\bdeadline\"\xed\x01\n" +
+	"\x06budget\x18\x0e \x01(\v2\x19.google.protobuf.DurationR\x06budgetJ\x04\b\x0f\x10\x10R\bdeadline\"\x9a\x01\n" +
+	"\rCheckRegister\x12\x14\n" +
+	"\x05email\x18\x01 \x01(\tR\x05email\x12 \n" +
+	"\vtraceparent\x18\f \x01(\tR\vtraceparent\x12\x1e\n" +
+	"\n" +
+	"tracestate\x18\r \x01(\tR\n" +
+	"tracestate\x121\n" +
+	"\x06budget\x18\x0e \x01(\v2\x19.google.protobuf.DurationR\x06budget\"\xed\x01\n" +
 	"\bActivate\x12\x14\n" +
 	"\x05email\x18\x01 \x01(\tR\x05email\x12\x1a\n" +
 	"\bpassword\x18\x02 \x01(\tR\bpassword\x12\x12\n" +
@@ -1101,45 +1180,47 @@ func file_registration_v1_actor_proto_rawDescGZIP() []byte {
 }
 
 var file_registration_v1_actor_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_registration_v1_actor_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_registration_v1_actor_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_registration_v1_actor_proto_goTypes = []any{
 	(AccountStatus)(0),            // 0: registration.v1.AccountStatus
 	(Reason)(0),                   // 1: registration.v1.Reason
 	(*Register)(nil),              // 2: registration.v1.Register
-	(*Activate)(nil),              // 3: registration.v1.Activate
-	(*ResendCode)(nil),            // 4: registration.v1.ResendCode
-	(*GetAccount)(nil),            // 5: registration.v1.GetAccount
-	(*ExpireCode)(nil),            // 6: registration.v1.ExpireCode
-	(*PurgeRegistration)(nil),     // 7: registration.v1.PurgeRegistration
-	(*MembershipQuery)(nil),       // 8: registration.v1.MembershipQuery
-	(*MembershipAnswer)(nil),      // 9: registration.v1.MembershipAnswer
-	(*Account)(nil),               // 10: registration.v1.Account
-	(*Rejection)(nil),             // 11: registration.v1.Rejection
-	(*Reply)(nil),                 // 12: registration.v1.Reply
-	(*durationpb.Duration)(nil),   // 13: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil), // 14: google.protobuf.Timestamp
+	(*CheckRegister)(nil),         // 3: registration.v1.CheckRegister
+	(*Activate)(nil),              // 4: registration.v1.Activate
+	(*ResendCode)(nil),            // 5: registration.v1.ResendCode
+	(*GetAccount)(nil),            // 6: registration.v1.GetAccount
+	(*ExpireCode)(nil),            // 7: registration.v1.ExpireCode
+	(*PurgeRegistration)(nil),     // 8: registration.v1.PurgeRegistration
+	(*MembershipQuery)(nil),       // 9: registration.v1.MembershipQuery
+	(*MembershipAnswer)(nil),      // 10: registration.v1.MembershipAnswer
+	(*Account)(nil),               // 11: registration.v1.Account
+	(*Rejection)(nil),             // 12: registration.v1.Rejection
+	(*Reply)(nil),                 // 13: registration.v1.Reply
+	(*durationpb.Duration)(nil),   // 14: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil), // 15: google.protobuf.Timestamp
 }
 var file_registration_v1_actor_proto_depIdxs = []int32{
-	13, // 0: registration.v1.Register.budget:type_name -> google.protobuf.Duration
-	13, // 1: registration.v1.Activate.budget:type_name -> google.protobuf.Duration
-	13, // 2: registration.v1.ResendCode.budget:type_name -> google.protobuf.Duration
-	13, // 3: registration.v1.GetAccount.budget:type_name -> google.protobuf.Duration
-	13, // 4: registration.v1.ExpireCode.budget:type_name -> google.protobuf.Duration
-	13, // 5: registration.v1.PurgeRegistration.budget:type_name -> google.protobuf.Duration
-	0,  // 6: registration.v1.Account.status:type_name -> registration.v1.AccountStatus
-	14, // 7: registration.v1.Account.created_at:type_name -> google.protobuf.Timestamp
-	14, // 8: registration.v1.Account.activated_at:type_name -> google.protobuf.Timestamp
-	14, // 9: registration.v1.Account.code_expires_at:type_name -> google.protobuf.Timestamp
-	14, // 10: registration.v1.Account.resend_available_at:type_name -> google.protobuf.Timestamp
-	1,  // 11: registration.v1.Rejection.reason:type_name -> registration.v1.Reason
-	13, // 12: registration.v1.Rejection.retry_after:type_name -> google.protobuf.Duration
-	10, // 13: registration.v1.Reply.account:type_name -> registration.v1.Account
-	11, // 14: registration.v1.Reply.rejection:type_name -> registration.v1.Rejection
-	15, // [15:15] is the sub-list for method output_type
-	15, // [15:15] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	14, // 0: registration.v1.Register.budget:type_name -> google.protobuf.Duration
+	14, // 1: registration.v1.CheckRegister.budget:type_name -> google.protobuf.Duration
+	14, // 2: registration.v1.Activate.budget:type_name -> google.protobuf.Duration
+	14, // 3: registration.v1.ResendCode.budget:type_name -> google.protobuf.Duration
+	14, // 4: registration.v1.GetAccount.budget:type_name -> google.protobuf.Duration
+	14, // 5: registration.v1.ExpireCode.budget:type_name -> google.protobuf.Duration
+	14, // 6: registration.v1.PurgeRegistration.budget:type_name -> google.protobuf.Duration
+	0,  // 7: registration.v1.Account.status:type_name -> registration.v1.AccountStatus
+	15, // 8: registration.v1.Account.created_at:type_name -> google.protobuf.Timestamp
+	15, // 9: registration.v1.Account.activated_at:type_name -> google.protobuf.Timestamp
+	15, // 10: registration.v1.Account.code_expires_at:type_name -> google.protobuf.Timestamp
+	15, // 11: registration.v1.Account.resend_available_at:type_name -> google.protobuf.Timestamp
+	1,  // 12: registration.v1.Rejection.reason:type_name -> registration.v1.Reason
+	14, // 13: registration.v1.Rejection.retry_after:type_name -> google.protobuf.Duration
+	11, // 14: registration.v1.Reply.account:type_name -> registration.v1.Account
+	12, // 15: registration.v1.Reply.rejection:type_name -> registration.v1.Rejection
+	16, // [16:16] is the sub-list for method output_type
+	16, // [16:16] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_registration_v1_actor_proto_init() }
@@ -1147,7 +1228,7 @@ func file_registration_v1_actor_proto_init() {
 	if File_registration_v1_actor_proto != nil {
 		return
 	}
-	file_registration_v1_actor_proto_msgTypes[10].OneofWrappers = []any{
+	file_registration_v1_actor_proto_msgTypes[11].OneofWrappers = []any{
 		(*Reply_Account)(nil),
 		(*Reply_Rejection)(nil),
 	}
@@ -1157,7 +1238,7 @@ func file_registration_v1_actor_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_registration_v1_actor_proto_rawDesc), len(file_registration_v1_actor_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   11,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
