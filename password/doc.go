@@ -11,6 +11,10 @@
 // Hashes are PHC strings ($argon2id$v=19$m=...,t=...,p=...$salt$hash), so the
 // parameters travel with each hash and can be raised without a migration.
 //
-// Imports: the standard library, x/crypto, zxcvbn-go and actors (for
-// ErrOverloaded, the one error the rest of the service maps).
+// The policy's guessability check (guessable.go) reads its words from
+// zxcvbn-go's frequency lists; zxcvbn's own estimator, which cost
+// milliseconds per password, is only used by the tests, to compare.
+//
+// Imports: the standard library, x/crypto, zxcvbn-go's lists and actors
+// (for ErrOverloaded, the one error the rest of the service maps).
 package password

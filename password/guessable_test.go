@@ -1,0 +1,108 @@
+package password_test
+
+import (
+	"crypto/rand"
+	"strings"
+	"testing"
+
+	"github.com/ccojocar/zxcvbn-go"
+	"github.com/ccojocar/zxcvbn-go/frequency"
+	"github.com/stretchr/testify/assert"
+
+	"github.com/acme/registrar/password"
+)
+
+func weak(pw string, related ...string) bool { return password.Check(pw, related...) != nil }
+
+func TestGuessable(t *testing.T) {
+	email := password.EmailWords("ann.lee@example.com")
+	for _, pw := range []string{
+		// The contract's examples.
+		"password", "12345678", "qwertyuiop",
+		// Breached classics and their usual dressing.
+		"P@ssw0rd", "Password1!", "passw0rd1", "iloveyou", "sunshine1", "letmein!", "trustno1", "1q2w3e4r",
+		"Summer2024!", "michael1985", "Jennifer23", "dragon99!", "monkey12", "football", "baseball1",
+		// Patterns.
+		"aaaaaaaa", "abababab", "12121212", "abcdefgh", "98765432", "zyxwvuts", "asdfghjkl", "qwerty123",
+		"abcabcabc", "passwordpassword", strings.Repeat("password", 16),
+		// Two words, or one with a number.
+		"correcthorse", "sunshine flower",
+		// Built from the email.
+		"ann.lee2024", "example!", "annexample",
+	} {
+		assert.True(t, weak(pw, email...), "%q is guessable", pw)
+	}
+	for _, pw := range []string{
+		"correct horse battery staple", "Tr0ub4dor&3", "xK9#mQ2$", "93847261", "7hK!q2Lz", "my cat is called Brudnik",
+		"ann-has-a-very-long-passphrase", "Pferdestall-Bügeleisen", "🦊🐙🦉🐝🦀🐢🦑🐌", strings.Repeat("xK9#mQ2$vL", 12),
+	} {
+		assert.False(t, weak(pw, email...), "%q is not guessable", pw)
+	}
+}
+
+// TestGuessableAgreesWithZxcvbnOnTheBreachedList compares the check with
+// zxcvbn (which it replaced in the request path): every breached password
+// of zxcvbn's list that the contract's length admits is refused by both,
+// and both accept random and diceware passwords.
+func TestGuessableAgreesWithZxcvbnOnTheBreachedList(t *testing.T) {
+	var listed, refused int
+	for _, pw := range frequency.Lists["Passwords"].List {
+		if len([]rune(pw)) < password.MinLength {
+			continue
+		}
+		listed++
+		if weak(pw) {
+			refused++
+		}
+		assert.Zero(t, zxcvbn.PasswordStrength(pw, nil).Score, "zxcvbn refuses %q too", pw)
+	}
+	assert.Equal(t, listed, refused, "every breached password of 8+ characters is refused")
+	t.Logf("breached passwords of 8+ characters refused: %d of %d", refused, listed)
+
+	english := frequency.Lists["English"].List
+	for range 200 {
+		random := rand.Text()[:12]
+		assert.False(t, weak(random), "random %q", random)
+		var words []string
+		for range 4 {
+			b := make([]byte, 2)
+			_, _ = rand.Read(b)
+			words = append(words, english[(int(b[0])<<8|int(b[1]))%10000])
+		}
+		diceware := strings.Join(words, " ")
+		if len([]rune(diceware)) >= password.MinLength {
+			assert.False(t, weak(diceware), "diceware %q", diceware)
+			assert.Positive(t, zxcvbn.PasswordStrength(diceware, nil).Score, "zxcvbn accepts %q too", diceware)
+		}
+	}
+}
+
+func BenchmarkCheck(b *testing.B) {
+	for name, pw := range map[string]string{
+		"passphrase-28": "correct horse battery staple",
+		"random-16":     "xK9#mQ2$vLp4&Tz8",
+		"weak":          "Password1!",
+		"max-128":       strings.Repeat("xK9#mQ2$vLp4&Tz8 correct", 6)[:128],
+	} {
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				_ = password.Check(pw)
+			}
+		})
+	}
+}
+
+// BenchmarkZxcvbn is what the check replaced, for comparison.
+func BenchmarkZxcvbn(b *testing.B) {
+	for name, pw := range map[string]string{
+		"passphrase-28": "correct horse battery staple",
+		"random-16":     "xK9#mQ2$vLp4&Tz8",
+		"max-64":        strings.Repeat("xK9#mQ2$vLp4&Tz8 correct", 6)[:64],
+	} {
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				_ = zxcvbn.PasswordStrength(pw, nil)
+			}
+		})
+	}
+}
