@@ -31,6 +31,20 @@ func KeepFreedMemory() {
 	if godebug != "" {
 		godebug += ","
 	}
-	env := append(os.Environ(), "GODEBUG="+godebug+"madvdontneed=0")
+	env := withVariable(os.Environ(), "GODEBUG", godebug+"madvdontneed=0")
 	_ = syscall.Exec(exe, os.Args, env) // returns only when it failed
+}
+
+// withVariable returns environ with every entry of name replaced by one
+// name=value. Appending instead would leave the operator's GODEBUG first,
+// where os.Getenv finds it after the exec: the process would then replace
+// itself again, forever.
+func withVariable(environ []string, name, value string) []string {
+	out := make([]string, 0, len(environ)+1)
+	for _, kv := range environ {
+		if k, _, _ := strings.Cut(kv, "="); k != name {
+			out = append(out, kv)
+		}
+	}
+	return append(out, name+"="+value)
 }
