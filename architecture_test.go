@@ -44,7 +44,7 @@ func TestImportDirections(t *testing.T) {
 		"persistence":            {module + "/actors", module + "/persistence/migrations", module + "/protos/", "github.com/jackc/pgx/v5", "github.com/pressly/goose/v3", "modernc.org/sqlite", protobuf},
 		"messaging":              {module + "/protos/", "github.com/segmentio/kafka-go", protobuf},
 		"mailer":                 {module + "/address", module + "/messaging", module + "/protos/", "github.com/wneessen/go-mail", "github.com/prometheus/", protobuf},
-		"password":               {module + "/actors", "golang.org/x/crypto/", "github.com/ccojocar/zxcvbn-go"},
+		"password":               {module + "/actors", "golang.org/x/crypto/"},
 		"address":                {"golang.org/x/net/idna"},
 		"protos/registration/v1": {protobuf},
 		"internal/config":        {"github.com/caarlos0/env/v11", module + "/internal/logctx"},

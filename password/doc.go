@@ -12,9 +12,10 @@
 // parameters travel with each hash and can be raised without a migration.
 //
 // The policy's guessability check (guessable.go) reads its words from
-// zxcvbn-go's frequency lists; zxcvbn's own estimator, which cost
-// milliseconds per password, is only used by the tests, to compare.
+// words.txt, generated from zxcvbn-go's frequency lists (make
+// password-words); zxcvbn-go itself, whose estimator cost milliseconds per
+// password, is only used by the tests, to compare.
 //
-// Imports: the standard library, x/crypto, zxcvbn-go's lists and actors
+// Imports: the standard library, x/crypto and actors
 // (for ErrOverloaded, the one error the rest of the service maps).
 package password

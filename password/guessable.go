@@ -1,12 +1,12 @@
 package password
 
 import (
+	_ "embed"
+	"hash/maphash"
 	"strings"
 	"sync"
 	"unicode"
 	"unicode/utf8"
-
-	"github.com/ccojocar/zxcvbn-go/frequency"
 )
 
 // A password is guessable when it can be read whole as at most
@@ -31,18 +31,41 @@ const (
 	minWordLen  = 2
 )
 
-// dictionary holds the lowercase words and common passwords.
-var dictionary = sync.OnceValue(func() map[string]struct{} {
-	words := map[string]struct{}{}
-	for _, list := range []string{"Passwords", "English", "MaleNames", "FemaleNames", "Surname"} {
-		for _, w := range frequency.Lists[list].List {
-			if w = strings.ToLower(w); len(w) >= minWordLen && len(w) <= maxTokenLen {
-				words[w] = struct{}{}
-			}
-		}
+// wordList is the lowercase words and common passwords of zxcvbn's
+// frequency lists (the breached passwords, English words, first names and
+// surnames), one a line, sorted; generated from zxcvbn-go by
+// `make password-words`, and checked against it by the tests.
+//
+//go:embed words.txt
+var wordList string
+
+// dictionary holds the words of wordList by their hash. A set of integers
+// has no pointers for the garbage collector to follow; the strings the
+// lists were once loaded as (7 MiB of them, with zxcvbn-go's own copy) were
+// marked again in every collection, and the 19 MiB of each password hash
+// start one every few hashes (docs/BENCHMARKS.md). A piece whose 64-bit
+// hash is a word's is taken for that word: a strong password refused,
+// never a weak one let through; with 85,000 words and a few hundred pieces
+// a password, about once in 10^11 passwords.
+var dictionary = sync.OnceValue(func() dict {
+	d := dict{seed: maphash.MakeSeed(), words: make(map[uint64]struct{}, strings.Count(wordList, "\n"))}
+	for w := range strings.Lines(wordList) {
+		d.words[d.hash(strings.TrimSuffix(w, "\n"))] = struct{}{}
 	}
-	return words
+	return d
 })
+
+type dict struct {
+	seed  maphash.Seed
+	words map[uint64]struct{}
+}
+
+func (d dict) hash(w string) uint64 { return maphash.String(d.seed, w) }
+
+func (d dict) has(w string) bool {
+	_, ok := d.words[d.hash(w)]
+	return ok
+}
 
 // keyboardRows are the rows a finger runs along, both ways.
 var keyboardRows = []string{"1234567890", "qwertyuiop", "asdfghjkl", "zxcvbnm", "0987654321", "poiuytrewq", "lkjhgfdsa", "mnbvcxz"}
@@ -97,7 +120,7 @@ func coverable(s, leeted string, extra map[string]struct{}) bool {
 		best[i] = cover{none, none}
 	}
 	best[0] = cover{}
-	dict := dictionary()
+	words := dictionary()
 	for i := range n {
 		if best[i].tokens >= maxTokens || !utf8.RuneStart(s[i]) {
 			continue
@@ -115,7 +138,7 @@ func coverable(s, leeted string, extra map[string]struct{}) bool {
 			}
 		}
 		for j := i + minWordLen; j <= min(n, i+maxTokenLen); j++ {
-			if isWord(s[i:j], dict, extra) || isWord(leeted[i:j], dict, extra) {
+			if isWord(s[i:j], words, extra) || isWord(leeted[i:j], words, extra) {
 				try(j, true)
 			}
 		}
@@ -174,8 +197,8 @@ func patternEnds(s string, i int) []int {
 	return ends
 }
 
-func isWord(piece string, dict, extra map[string]struct{}) bool {
-	if _, ok := dict[piece]; ok {
+func isWord(piece string, d dict, extra map[string]struct{}) bool {
+	if d.has(piece) {
 		return true
 	}
 	_, ok := extra[piece]

@@ -2,12 +2,17 @@ package password_test
 
 import (
 	"crypto/rand"
+	"flag"
+	"maps"
+	"os"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/ccojocar/zxcvbn-go"
 	"github.com/ccojocar/zxcvbn-go/frequency"
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/acme/registrar/password"
 )
@@ -105,4 +110,27 @@ func BenchmarkZxcvbn(b *testing.B) {
 			}
 		})
 	}
+}
+
+var updateWords = flag.Bool("update-words", false, "write password/words.txt from zxcvbn-go's lists")
+
+// TestWordListIsZxcvbnsLists keeps words.txt what `make password-words`
+// generates: zxcvbn-go's lists stay out of the binary, whose garbage
+// collector would otherwise mark their strings in every cycle.
+func TestWordListIsZxcvbnsLists(t *testing.T) {
+	set := map[string]struct{}{}
+	for _, list := range []string{"Passwords", "English", "MaleNames", "FemaleNames", "Surname"} {
+		for _, w := range frequency.Lists[list].List {
+			if w = strings.ToLower(w); len(w) >= 2 && len(w) <= 24 && !strings.Contains(w, "\n") {
+				set[w] = struct{}{}
+			}
+		}
+	}
+	want := strings.Join(slices.Sorted(maps.Keys(set)), "\n") + "\n"
+	if *updateWords {
+		require.NoError(t, os.WriteFile("words.txt", []byte(want), 0o644))
+	}
+	got, err := os.ReadFile("words.txt")
+	require.NoError(t, err)
+	assert.True(t, want == string(got), "words.txt differs from zxcvbn-go's lists: run make password-words")
 }

@@ -6,6 +6,7 @@ package smtptest
 
 import (
 	"bytes"
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -14,6 +15,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"io"
 	"math/big"
 	"mime"
@@ -42,6 +44,7 @@ type Message struct {
 // Server is a running test SMTP server.
 type Server struct {
 	tls      string // "", "starttls" or "implicit"
+	listen   string
 	delay    time.Duration
 	user     string
 	password string
@@ -70,6 +73,9 @@ func WithImplicitTLS() Option { return func(s *Server) { s.tls = "implicit" } }
 // relay (the delay is in DATA, before the reply).
 func WithDelay(d time.Duration) Option { return func(s *Server) { s.delay = d } }
 
+// WithAddr listens at addr (host:port) instead of a free loopback port.
+func WithAddr(addr string) Option { return func(s *Server) { s.listen = addr } }
+
 // WithAuth requires PLAIN authentication with these credentials.
 func WithAuth(user, password string) Option {
 	return func(s *Server) { s.user, s.password = user, password }
@@ -78,7 +84,18 @@ func WithAuth(user, password string) Option {
 // Start runs a server on a loopback port until the test ends.
 func Start(tb testing.TB, opts ...Option) *Server {
 	tb.Helper()
-	s := &Server{changed: make(chan struct{}), conns: map[*smtp.Conn]bool{}}
+	s, err := Listen(opts...)
+	if err != nil {
+		tb.Fatalf("smtptest: %v", err)
+	}
+	tb.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// Listen runs a server on a loopback port until Close, for a program that
+// is not a test (the load client's mail sink).
+func Listen(opts ...Option) (*Server, error) {
+	s := &Server{listen: "127.0.0.1:0", changed: make(chan struct{}), conns: map[*smtp.Conn]bool{}}
 	for _, o := range opts {
 		o(s)
 	}
@@ -92,26 +109,28 @@ func Start(tb testing.TB, opts ...Option) *Server {
 	if s.tls != "" {
 		cfg, pool, cerr := selfSigned()
 		if cerr != nil {
-			tb.Fatalf("smtptest: certificate: %v", cerr)
+			return nil, fmt.Errorf("certificate: %w", cerr)
 		}
 		s.CA = pool
 		srv.TLSConfig = cfg
 		if s.tls == "implicit" {
-			l, err = tls.Listen("tcp", "127.0.0.1:0", cfg)
+			l, err = tls.Listen("tcp", s.listen, cfg)
 		} else {
-			l, err = net.Listen("tcp", "127.0.0.1:0")
+			l, err = net.Listen("tcp", s.listen)
 		}
 	} else {
-		l, err = net.Listen("tcp", "127.0.0.1:0")
+		l, err = net.Listen("tcp", s.listen)
 	}
 	if err != nil {
-		tb.Fatalf("smtptest: listen: %v", err)
+		return nil, fmt.Errorf("listen: %w", err)
 	}
 	s.srv, s.addr = srv, l.Addr().String()
 	go func() { _ = srv.Serve(l) }()
-	tb.Cleanup(func() { _ = srv.Close() })
-	return s
+	return s, nil
 }
+
+// Close stops the server.
+func (s *Server) Close() error { return s.srv.Close() }
 
 // Addr is the host:port the server listens on.
 func (s *Server) Addr() string { return s.addr }
@@ -185,21 +204,28 @@ func (s *Server) Messages() []Message {
 // after timeout.
 func (s *Server) Wait(tb testing.TB, n int, timeout time.Duration) []Message {
 	tb.Helper()
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := s.WaitContext(ctx, n); err != nil {
+		tb.Fatalf("smtptest: %d messages after %s, want %d", len(s.Messages()), timeout, n)
+	}
+	return s.Messages()
+}
+
+// WaitContext returns once at least n messages were accepted, or ctx's
+// error when it ends first.
+func (s *Server) WaitContext(ctx context.Context, n int) error {
 	for {
 		s.mu.Lock()
-		if len(s.msgs) >= n {
-			out := append([]Message(nil), s.msgs...)
-			s.mu.Unlock()
-			return out
-		}
-		changed := s.changed
+		got, changed := len(s.msgs), s.changed
 		s.mu.Unlock()
+		if got >= n {
+			return nil
+		}
 		select {
 		case <-changed:
-		case <-deadline.C:
-			tb.Fatalf("smtptest: %d messages after %s, want %d", len(s.Messages()), timeout, n)
+		case <-ctx.Done():
+			return ctx.Err()
 		}
 	}
 }

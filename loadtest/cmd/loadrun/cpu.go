@@ -1,19 +1,12 @@
 package main
 
 import (
-	"bytes"
-	"os"
-	"path/filepath"
 	"runtime"
 	"sort"
-	"strconv"
-	"strings"
 	"time"
-)
 
-// Linux reports process CPU time in clock ticks of 1/100 s (USER_HZ, fixed
-// for the /proc interface).
-const ticksPerSecond = 100
+	"github.com/acme/registrar/internal/testkit"
+)
 
 // cpuUse is where the machine's CPU time went during a scenario: every
 // process of the stack, the load generator and the test's mail server share
@@ -69,9 +62,9 @@ type cpuMeter struct {
 func newCPUMeter(procs map[string]func() []int) *cpuMeter {
 	m := &cpuMeter{procs: procs, start: time.Now(), at: map[string]float64{}}
 	for name, pids := range procs {
-		m.at[name] = cpuSeconds(pids())
+		m.at[name] = testkit.CPUSeconds(pids())
 	}
-	m.busy = machineBusy()
+	m.busy = testkit.MachineBusy()
 	return m
 }
 
@@ -79,10 +72,10 @@ func newCPUMeter(procs map[string]func() []int) *cpuMeter {
 // otherwise (k6, from its exit status).
 func (m *cpuMeter) stop(extra map[string]float64) *cpuUse {
 	u := &cpuUse{WallSeconds: time.Since(m.start).Seconds(), Cores: runtime.NumCPU(), ByProcess: map[string]float64{}}
-	u.Busy = machineBusy() - m.busy
+	u.Busy = testkit.MachineBusy() - m.busy
 	var named float64
 	for name, pids := range m.procs {
-		u.ByProcess[name] = max(cpuSeconds(pids())-m.at[name], 0)
+		u.ByProcess[name] = max(testkit.CPUSeconds(pids())-m.at[name], 0)
 		named += u.ByProcess[name]
 	}
 	for name, s := range extra {
@@ -93,63 +86,9 @@ func (m *cpuMeter) stop(extra map[string]float64) *cpuUse {
 	return u
 }
 
-// cpuSeconds sums user and system time of the processes, with that of
-// their children already reaped (a PostgreSQL backend that exited).
-func cpuSeconds(pids []int) float64 {
-	var ticks int64
-	for _, pid := range pids {
-		raw, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
-		if err != nil {
-			continue
-		}
-		// The command name is in parentheses and may hold spaces.
-		fields := strings.Fields(string(raw[bytes.LastIndexByte(raw, ')')+1:]))
-		// After the name: state is field 0, utime 11, stime 12, cutime 13, cstime 14.
-		for _, i := range []int{11, 12, 13, 14} {
-			v, _ := strconv.ParseInt(fields[i], 10, 64)
-			ticks += v
-		}
-	}
-	return float64(ticks) / ticksPerSecond
-}
-
-// machineBusy is the CPU seconds all cores spent on anything but idling
-// since boot.
-func machineBusy() float64 {
-	raw, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return 0
-	}
-	line, _, _ := strings.Cut(string(raw), "\n")
-	fields := strings.Fields(line)[1:] // user nice system idle iowait irq softirq steal ...
-	var busy int64
-	for i, f := range fields {
-		if i == 3 || i == 4 || i >= 8 { // idle, iowait; guest time is already in user
-			continue
-		}
-		v, _ := strconv.ParseInt(f, 10, 64)
-		busy += v
-	}
-	return float64(busy) / ticksPerSecond
-}
-
 // pidsOf returns the processes whose command line contains needle.
 func pidsOf(needle string) func() []int {
-	return func() []int {
-		entries, _ := os.ReadDir("/proc")
-		var out []int
-		for _, e := range entries {
-			pid, err := strconv.Atoi(e.Name())
-			if err != nil || pid == os.Getpid() {
-				continue
-			}
-			cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-			if err == nil && bytes.Contains(cmdline, []byte(needle)) {
-				out = append(out, pid)
-			}
-		}
-		return out
-	}
+	return func() []int { return testkit.PidsOf(needle) }
 }
 
 func pidOf(p *proc) func() []int {
