@@ -33,11 +33,14 @@ type ConsumerConfig struct {
 	// default 10m. Handlers that know better (the mailer: a code's expiry)
 	// refuse for good sooner with ErrPermanent.
 	MaxRetryTime time.Duration
+	// CommitInterval is how often the offsets handled are committed;
+	// default 200ms.
+	CommitInterval time.Duration
 }
 
 // Consumer reads one topic in a consumer group and hands each message to a
-// handler, committing its offset only after the handler is done with it:
-// at least once. A message is retried until it is handled or refused for
+// handler, committing its offset only after the handler is done with it
+// (within CommitInterval): at least once. A message is retried until it is handled or refused for
 // good (then dead-lettered); meanwhile its partition waits, which keeps a
 // user's messages in order.
 type Consumer struct {
@@ -60,6 +63,9 @@ func NewConsumer(cfg ConsumerConfig) (*Consumer, error) {
 	if cfg.MaxRetryTime <= 0 {
 		cfg.MaxRetryTime = 10 * time.Minute
 	}
+	if cfg.CommitInterval <= 0 {
+		cfg.CommitInterval = 200 * time.Millisecond
+	}
 	cfg.Logger = cfg.Logger.With("component", "consumer", "topic", cfg.Topic, "group", cfg.GroupID)
 	r := kafka.NewReader(kafka.ReaderConfig{
 		Brokers:  cfg.Brokers,
@@ -69,8 +75,13 @@ func NewConsumer(cfg ConsumerConfig) (*Consumer, error) {
 		MaxBytes: 10 << 20,
 		// The 10 s default makes Close take most of that and lose the
 		// group session.
-		MaxWait:           time.Second,
-		CommitInterval:    0, // commit synchronously, after handling
+		MaxWait: time.Second,
+		// Offsets handled are committed together every CommitInterval
+		// (and when the consumer stops or loses its partitions): one
+		// request per interval instead of one per message. A crash can
+		// then deliver again what was handled in the last interval;
+		// handlers deduplicate (the mailer's ledger).
+		CommitInterval:    cfg.CommitInterval,
 		StartOffset:       kafka.FirstOffset,
 		HeartbeatInterval: time.Second,
 		SessionTimeout:    10 * time.Second,
@@ -176,7 +187,7 @@ func (c *Consumer) Close() error { return c.r.Close() }
 
 // ConsumerStats are live figures of a Consumer, for metrics.
 type ConsumerStats struct {
-	Handled      int64 // messages handled and committed
+	Handled      int64 // messages handled (their offsets committed within CommitInterval)
 	DeadLettered int64 // messages refused for good
 	Retries      int64 // temporary handler failures retried
 	Lag          int64 // messages behind the end of the assigned partitions

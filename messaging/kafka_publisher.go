@@ -13,7 +13,10 @@ import (
 
 // KafkaPublisher writes envelopes to Kafka: acknowledged by all in-sync
 // replicas, hashed by key (one user's messages stay on one partition, in
-// order), batched for at most 5 ms. kafka-go has no idempotent producer: a
+// order). The messages of one Publish travel together (one request per
+// partition they go to); the writer waits at most 1 ms for other callers'
+// to join them: its callers (the relay, a consumer) publish one batch at a
+// time, so a longer wait only delays every email. kafka-go has no idempotent producer: a
 // retried write may duplicate, so consumers deduplicate on ce_id.
 type KafkaPublisher struct {
 	w *kafka.Writer
@@ -26,7 +29,7 @@ func NewKafkaPublisher(brokers []string, clientID string) *KafkaPublisher {
 		Balancer: &kafka.Hash{},
 		// kafka-go's defaults are fire-and-forget acks and a 1 s batch wait.
 		RequiredAcks:           kafka.RequireAll,
-		BatchTimeout:           5 * time.Millisecond,
+		BatchTimeout:           time.Millisecond,
 		BatchSize:              100,
 		MaxAttempts:            5,
 		WriteBackoffMin:        50 * time.Millisecond,

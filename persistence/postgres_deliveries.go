@@ -21,7 +21,7 @@ type MailDeliveries struct {
 
 // OpenMailDeliveries connects and applies the mailer's migrations.
 func OpenMailDeliveries(ctx context.Context, cfg PostgresConfig) (*MailDeliveries, error) {
-	pool, err := openPool(ctx, cfg.URL, cfg.MaxConns)
+	pool, err := openPool(ctx, cfg.URL, cfg.MaxConns, nil)
 	if err != nil {
 		return nil, err
 	}
