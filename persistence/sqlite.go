@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pressly/goose/v3"
@@ -28,7 +29,81 @@ import (
 type SQLite struct {
 	writer *sql.DB
 	reader *sql.DB
-	notify chan struct{}
+	// The hot statements, prepared once per pool: the driver parses every
+	// query it is given afresh, a third of the database's CPU per
+	// registration (docs/BENCHMARKS.md).
+	writes, reads *statements
+	notify        chan struct{}
+}
+
+// statements holds one prepared statement per query text of a pool.
+type statements struct {
+	db    *sql.DB
+	mu    sync.Mutex
+	stmts map[string]*sql.Stmt
+}
+
+func newStatements(db *sql.DB) *statements {
+	return &statements{db: db, stmts: map[string]*sql.Stmt{}}
+}
+
+// get returns query prepared, preparing it the first time: on the writer
+// pool never during a transaction (it holds the pool's one connection), so
+// the transactions' statements are prepared at open.
+func (p *statements) get(ctx context.Context, query string) (*sql.Stmt, error) {
+	p.mu.Lock()
+	st, ok := p.stmts[query]
+	p.mu.Unlock()
+	if ok {
+		return st, nil
+	}
+	// Not under the lock: preparing waits for a connection, whose
+	// transaction may be asking for its own statements meanwhile.
+	st, err := p.db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if prev, ok := p.stmts[query]; ok {
+		_ = st.Close()
+		return prev, nil
+	}
+	p.stmts[query] = st
+	return st, nil
+}
+
+func (p *statements) close() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var errs []error
+	for _, st := range p.stmts {
+		errs = append(errs, st.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// The statements of the write transactions, prepared when the store opens:
+// the writer pool's one connection is the transaction's then.
+const (
+	sqliteInsertRegistration = `INSERT INTO registrations (` + sqliteColumns + `)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`
+	sqliteUpdateRegistration = `UPDATE registrations SET id = ?2, password_hash = ?3, status = ?4,
+		generation = ?5, code_mac = ?6, code_issued_at = ?7, code_expires_at = ?8, code_attempts = ?9,
+		code_expiry_noted = ?10, code_failures = ?11, issues = ?12, created_at = ?13, activated_at = ?14,
+		updated_at = ?15, version = ?16, password_guard = ?17
+		WHERE email = ?1 AND version = ?16 - 1`
+	sqliteAppendOutbox = `INSERT INTO outbox (id, topic, key, type, source, time, payload, traceparent, tracestate)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+)
+
+// txExec runs query, prepared once, in tx.
+func (s *SQLite) txExec(ctx context.Context, tx *sql.Tx, query string, args ...any) (sql.Result, error) {
+	st, err := s.writes.get(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return tx.StmtContext(ctx, st).ExecContext(ctx, args...)
 }
 
 // SQLiteConfig configures OpenSQLite.
@@ -73,10 +148,16 @@ func OpenSQLite(ctx context.Context, cfg SQLiteConfig) (*SQLite, error) {
 		return nil, fmt.Errorf("sqlite: open: %w", err)
 	}
 	reader.SetMaxOpenConns(8)
-	s := &SQLite{writer: writer, reader: reader, notify: make(chan struct{}, 1)}
+	s := &SQLite{writer: writer, reader: reader, writes: newStatements(writer), reads: newStatements(reader), notify: make(chan struct{}, 1)}
 	if err := s.migrate(ctx, cfg.Logger); err != nil {
 		_ = s.Close()
 		return nil, err
+	}
+	for _, q := range []string{sqliteInsertRegistration, sqliteUpdateRegistration, sqliteAppendOutbox} {
+		if _, err := s.writes.get(ctx, q); err != nil {
+			_ = s.Close()
+			return nil, fmt.Errorf("sqlite: prepare: %w", err)
+		}
 	}
 	// One process owns an embedded database, so claims left by a previous
 	// run (a crash between publish and delete) are stale: release them now
@@ -118,7 +199,7 @@ func (s *SQLite) migrate(ctx context.Context, logger *slog.Logger) error {
 
 // Close closes both pools.
 func (s *SQLite) Close() error {
-	return errors.Join(s.reader.Close(), s.writer.Close())
+	return errors.Join(s.reads.close(), s.writes.close(), s.reader.Close(), s.writer.Close())
 }
 
 // Ping checks that the database answers (readiness).
@@ -138,7 +219,11 @@ const sqliteColumns = `email, id, password_hash, status, generation, code_mac, c
 func (s *SQLite) Load(ctx context.Context, email string) (_ *actors.Registration, err error) {
 	ctx, span := startSpan(ctx, "sqlite", "load")
 	defer func() { endSpan(span, err) }()
-	row := s.reader.QueryRowContext(ctx, `SELECT `+sqliteColumns+` FROM registrations WHERE email = ?`, email)
+	st, err := s.reads.get(ctx, `SELECT `+sqliteColumns+` FROM registrations WHERE email = ?`)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: load registration: %w", err)
+	}
+	row := st.QueryRowContext(ctx, email)
 	var (
 		r                                actors.Registration
 		status, failures, issues, guard  string
@@ -223,14 +308,9 @@ func (s *SQLite) Save(ctx context.Context, reg *actors.Registration, msgs []*reg
 		millis(reg.UpdatedAt), reg.Version, encodeGuard(reg.Passwords)}
 	return s.write(ctx, "save registration", msgs, func(tx *sql.Tx) (sql.Result, error) {
 		if reg.Version == 1 {
-			return tx.ExecContext(ctx, `INSERT INTO registrations (`+sqliteColumns+`)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`, args...)
+			return s.txExec(ctx, tx, sqliteInsertRegistration, args...)
 		}
-		return tx.ExecContext(ctx, `UPDATE registrations SET id = ?2, password_hash = ?3, status = ?4,
-			generation = ?5, code_mac = ?6, code_issued_at = ?7, code_expires_at = ?8, code_attempts = ?9,
-			code_expiry_noted = ?10, code_failures = ?11, issues = ?12, created_at = ?13, activated_at = ?14,
-			updated_at = ?15, version = ?16, password_guard = ?17
-			WHERE email = ?1 AND version = ?16 - 1`, args...)
+		return s.txExec(ctx, tx, sqliteUpdateRegistration, args...)
 	})
 }
 
@@ -313,12 +393,11 @@ func (s *SQLite) append(ctx context.Context, tx *sql.Tx, msgs []*registrationv1.
 	if len(msgs) == 0 {
 		return nil
 	}
-	stmt, err := tx.PrepareContext(ctx, `INSERT INTO outbox (id, topic, key, type, source, time, payload, traceparent, tracestate)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	prepared, err := s.writes.get(ctx, sqliteAppendOutbox)
 	if err != nil {
 		return fmt.Errorf("sqlite: prepare outbox insert: %w", err)
 	}
-	defer func() { _ = stmt.Close() }()
+	stmt := tx.StmtContext(ctx, prepared)
 	for _, m := range msgs {
 		// A message whose fields are all defaults encodes to no bytes at all.
 		payload := m.GetPayload()
@@ -337,10 +416,13 @@ func (s *SQLite) append(ctx context.Context, tx *sql.Tx, msgs []*registrationv1.
 // leases them for lease.
 func (s *SQLite) Claim(ctx context.Context, limit int, lease time.Duration) ([]*registrationv1.Envelope, error) {
 	now := time.Now()
-	rows, err := s.writer.QueryContext(ctx, `UPDATE outbox SET claimed_until = ?
+	st, err := s.writes.get(ctx, `UPDATE outbox SET claimed_until = ?
 		WHERE seq IN (SELECT seq FROM outbox WHERE claimed_until <= ? ORDER BY seq LIMIT ?)
-		RETURNING seq, id, topic, key, type, source, time, payload, traceparent, tracestate`,
-		millis(now.Add(lease)), millis(now), limit)
+		RETURNING seq, id, topic, key, type, source, time, payload, traceparent, tracestate`)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: claim outbox: %w", err)
+	}
+	rows, err := st.QueryContext(ctx, millis(now.Add(lease)), millis(now), limit)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: claim outbox: %w", err)
 	}
@@ -373,8 +455,11 @@ func (s *SQLite) byIDs(ctx context.Context, stmt string, ids []string, what stri
 		for i, id := range chunk {
 			args[i] = id
 		}
-		q := stmt + `(?` + strings.Repeat(", ?", len(chunk)-1) + `)`
-		if _, err := s.writer.ExecContext(ctx, q, args...); err != nil {
+		st, err := s.writes.get(ctx, stmt+`(?`+strings.Repeat(", ?", len(chunk)-1)+`)`)
+		if err != nil {
+			return fmt.Errorf("sqlite: %s: %w", what, err)
+		}
+		if _, err := st.ExecContext(ctx, args...); err != nil {
 			return fmt.Errorf("sqlite: %s: %w", what, err)
 		}
 	}

@@ -2,7 +2,9 @@ package persistence_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -92,5 +94,35 @@ func TestOldestPendingReportsTheOutboxAge(t *testing.T) {
 		oldest, err = s.OldestPending(ctx)
 		require.NoError(t, err, name)
 		require.True(t, oldest.Equal(at), "%s: got %s", name, oldest)
+	}
+}
+
+// TestSQLiteDeletesWhileSaving interleaves the relay's deletions (a new
+// number of ids prepares a new statement) with saves: preparing must not
+// wait for the writer's one connection while holding what a save's
+// transaction needs, or both wait until their deadline.
+func TestSQLiteDeletesWhileSaving(t *testing.T) {
+	s := openSQLite(t, filepath.Join(t.TempDir(), "registrar.db"))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // a deadlock fails instead of hanging
+	defer cancel()
+	now := time.Now()
+	var wg sync.WaitGroup
+	errs := make(chan error, 400)
+	for i := range 200 {
+		wg.Go(func() {
+			errs <- s.Save(ctx, benchRegistration(i, now), []*registrationv1.Envelope{benchEnvelope(i, 0)})
+		})
+		wg.Go(func() {
+			ids := make([]string, i+1) // 200 statements of different arity
+			for j := range ids {
+				ids[j] = fmt.Sprintf("none-%d-%d", i, j)
+			}
+			errs <- s.Delete(ctx, ids)
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
 	}
 }
