@@ -45,6 +45,7 @@ import (
 type result struct {
 	Targets       []string `json:"targets"`
 	Mode          string   `json:"mode"`
+	Rate          float64  `json:"rate,omitempty"` // open loop: registrations sent per second
 	CeilingBefore float64  `json:"ceiling_before"`
 	CeilingAfter  float64  `json:"ceiling_after"`
 	// HashCPUParallel and HashCPUAlone are the CPU milliseconds of one
@@ -69,7 +70,9 @@ type phase struct {
 	TransportFailures int                `json:"transport_failures"`
 	// CPUPerOp is CPU milliseconds per success by process (-procs);
 	// "saturate" is this client, "machine" every process on the machine.
-	CPUPerOp map[string]float64 `json:"cpu_ms_per_op,omitempty"`
+	// CPUPerRequest is the same per answer, whatever its status.
+	CPUPerOp      map[string]float64 `json:"cpu_ms_per_op,omitempty"`
+	CPUPerRequest map[string]float64 `json:"cpu_ms_per_request,omitempty"`
 	// NonHashCPUPerOp is the CPU milliseconds per success of the server
 	// processes (all of -procs) less one hash at the cost it has under
 	// this load (the parallel cost closed-loop, the one-at-a-time cost
@@ -97,11 +100,20 @@ func main() {
 	duration := flag.Duration("duration", 20*time.Second, "length of the load (of each phase)")
 	concurrency := flag.Int("concurrency", 2*runtime.NumCPU()*4, "requests in flight (closed loop)")
 	rate := flag.Float64("rate", 0, "registrations per second (open loop); 0: closed loop")
+	ofCeiling := flag.Float64("rate-of-ceiling", 0, "open loop at this fraction of the ceiling measured first (0.5: half load)")
+	summarize := flag.String("summarize", "", "print the markdown table of the results in this directory (scripts/bench-stack.sh) and exit")
 	ceilingTime := flag.Duration("ceiling", 10*time.Second, "how long the hash ceiling is measured, before and after")
 	smtpAddr := flag.String("smtp", "", "be the SMTP server at this address (e.g. 127.0.0.1:2525), and time the emails")
 	activate := flag.Bool("activate", false, "then activate the accounts with their codes (needs -smtp), closed loop")
+	sameEmail := flag.Bool("same-email", false, "register one email again and again: after the first, every answer is a refusal (429, 409)")
 	procs := flag.String("procs", "", "name=needle,... : processes whose command line contains needle, measured as name")
 	flag.Parse()
+	if *summarize != "" {
+		if err := printSummary(os.Stdout, *summarize); err != nil {
+			log.Fatal(err)
+		}
+		return
+	}
 	if *activate && *smtpAddr == "" {
 		log.Fatal("-activate reads the codes from the emails: it needs -smtp")
 	}
@@ -115,15 +127,19 @@ func main() {
 	}
 	meter := newMeter(*procs)
 	res := result{Targets: strings.Split(*targets, ","), Mode: "closed loop"}
-	if *rate > 0 {
-		res.Mode = fmt.Sprintf("open loop at %.1f/s", *rate)
-	}
 	res.HashCPUAlone = hashCPUAlone(30)
 	res.CeilingBefore, res.HashCPUParallel = ceiling(*ceilingTime)
+	if *ofCeiling > 0 {
+		*rate = *ofCeiling * res.CeilingBefore
+	}
+	if *rate > 0 {
+		res.Mode = fmt.Sprintf("open loop at %.1f/s", *rate)
+		res.Rate = *rate
+	}
 	c := client{targets: res.Targets, http: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: *concurrency, MaxConnsPerHost: *concurrency}}}
 
 	var accounts []account
-	res.Register = meter.measure(func() *phase { return c.register(*duration, *concurrency, *rate, &accounts) })
+	res.Register = meter.measure(func() *phase { return c.register(*duration, *concurrency, *rate, *sameEmail, &accounts) })
 	if sink != nil {
 		res.ToInbox = timeToInbox(sink, accounts)
 	}
@@ -266,12 +282,15 @@ func percentile(sorted []time.Duration, p float64) float64 {
 	return float64(sorted[int(p*float64(len(sorted)-1))].Microseconds()) / 1000
 }
 
-func (c *client) register(d time.Duration, concurrency int, rate float64, accounts *[]account) *phase {
+func (c *client) register(d time.Duration, concurrency int, rate float64, sameEmail bool, accounts *[]account) *phase {
 	prefix := make([]byte, 4)
 	_, _ = rand.Read(prefix)
 	var lat latencies
 	p := run(d, concurrency, rate, func(p *phase) bool {
 		i := c.seq.Add(1)
+		if sameEmail {
+			i = 0
+		}
 		a := account{email: fmt.Sprintf("load-%s-%d@example.com", hex.EncodeToString(prefix), i), password: fmt.Sprintf("correct horse battery staple %d", i)}
 		body, _ := json.Marshal(map[string]string{"email": a.email, "password": a.password})
 		a.sent = time.Now()
@@ -386,10 +405,17 @@ func (m meter) measure(phaseOf func() *phase) *phase {
 	before := m.read()
 	p := phaseOf()
 	after := m.read()
-	if p.Succeeded > 0 {
-		p.CPUPerOp = map[string]float64{}
-		for name, s := range after {
+	answered := 0
+	for _, n := range p.Statuses {
+		answered += n
+	}
+	p.CPUPerOp, p.CPUPerRequest = map[string]float64{}, map[string]float64{}
+	for name, s := range after {
+		if p.Succeeded > 0 {
 			p.CPUPerOp[name] = (s - before[name]) * 1000 / float64(p.Succeeded)
+		}
+		if answered > 0 {
+			p.CPUPerRequest[name] = (s - before[name]) * 1000 / float64(answered)
 		}
 	}
 	return p
