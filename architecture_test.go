@@ -40,7 +40,7 @@ func TestImportDirections(t *testing.T) {
 	otelAPI := []string{"go.opentelemetry.io/otel", module + "/internal/tracecontext"}
 	allowed := map[string][]string{
 		"actors":                 {module + "/protos/", "github.com/asynkron/protoactor-go/", protobuf},
-		"gateway":                {module + "/actors", module + "/address", module + "/password", module + "/internal/lifecycle", module + "/internal/logctx", module + "/internal/ops", "github.com/danielgtaylor/huma/v2", "github.com/gofiber/fiber/v2", "github.com/prometheus/"},
+		"gateway":                {module + "/actors", module + "/address", module + "/password", module + "/internal/lifecycle", module + "/internal/logctx", module + "/internal/ops", "github.com/danielgtaylor/huma/v2", "github.com/gofiber/fiber/v2", "github.com/valyala/fasthttp", "github.com/prometheus/"},
 		"persistence":            {module + "/actors", module + "/persistence/migrations", module + "/protos/", "github.com/jackc/pgx/v5", "github.com/pressly/goose/v3", "modernc.org/sqlite", protobuf},
 		"messaging":              {module + "/protos/", "github.com/segmentio/kafka-go", protobuf},
 		"mailer":                 {module + "/address", module + "/messaging", module + "/protos/", "github.com/wneessen/go-mail", "github.com/prometheus/", protobuf},

@@ -85,3 +85,17 @@ func isJSON(contentType string) bool {
 	mediaType, _, _ := strings.Cut(contentType, ";")
 	return strings.EqualFold(strings.TrimSpace(mediaType), "application/json")
 }
+
+// headAsGet answers HEAD on every GET route as GET without the body (RFC
+// 9110 §9.3.2): huma registers GET alone. The method is HEAD again for the
+// access log and the metrics.
+func headAsGet(c *fiber.Ctx) error {
+	if c.Method() != fiber.MethodHead {
+		return c.Next()
+	}
+	c.Method(fiber.MethodGet)
+	defer c.Method(fiber.MethodHead)
+	err := c.Next()
+	c.Response().SkipBody = true
+	return err
+}

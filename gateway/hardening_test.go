@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"os"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -359,4 +360,34 @@ func TestActivateAnswersABadBodyAfterTheCredentials(t *testing.T) {
 	act := e.active("act@example.com")
 	assert.Equal(t, http.StatusConflict, e.do(request{method: http.MethodPost, path: "/v1/users/activate", body: `not json`,
 		header: basic("act@example.com", act)}).status, "already active before the body")
+}
+
+func TestHeadAnswersLikeGetWithoutABody(t *testing.T) {
+	e := newEnv(t, options{accessLog: true})
+	for path, want := range map[string]int{"/healthz": http.StatusOK, "/openapi.json": http.StatusOK, "/v1/users/me": http.StatusUnauthorized} {
+		get := e.do(request{method: http.MethodGet, path: path})
+		head := e.do(request{method: http.MethodHead, path: path})
+		assert.Equal(t, want, head.status, path)
+		assert.Equal(t, get.header.Get("Content-Type"), head.header.Get("Content-Type"), path)
+		assert.Empty(t, head.raw, "%s: a HEAD answer has no body", path)
+	}
+	assert.Contains(t, e.logs.String(), `"method":"HEAD"`, "logged as the HEAD it was")
+	assert.Equal(t, http.StatusMethodNotAllowed, e.do(request{method: http.MethodHead, path: "/v1/users"}).status, "no GET there, no HEAD")
+}
+
+func TestOverlongHeadersHaveTheirOwnCode(t *testing.T) {
+	e := newEnv(t, options{})
+	r := e.sendHeaders(request{method: http.MethodGet, path: "/healthz", header: map[string]string{"X-Long": strings.Repeat("a", 10000)}})
+	assert.Equal(t, http.StatusRequestHeaderFieldsTooLarge, r.status)
+	assert.Equal(t, "headers_too_large", r.body["code"], r.raw)
+}
+
+func TestAnUnknownMethodIsAProblemToo(t *testing.T) {
+	e := newEnv(t, options{})
+	for _, method := range []string{"PRI", "BREW"} { // PRI: an HTTP/2 preface
+		r := e.do(request{method: method, path: "/v1/users"})
+		assert.Equal(t, http.StatusBadRequest, r.status, method)
+		assert.Equal(t, "malformed_request", r.body["code"], r.raw)
+		assert.Contains(t, r.raw, "HTTP/1.1 only")
+	}
 }

@@ -89,6 +89,33 @@ func TestOpenAPIDocument(t *testing.T) {
 		assert.Contains(t, doc.Paths, path)
 	}
 	assert.Contains(t, string(doc.Components.Schemas["Problem"]), `"attempts_remaining"`)
+
+	// Every answer's headers are documented where it is: Retry-After on
+	// each 429 and 503, WWW-Authenticate on each 401, Location on the 201.
+	answers := 0
+	for path, ops := range doc.Paths {
+		for method, op := range ops {
+			for status, raw := range op.Responses {
+				var resp struct {
+					Headers map[string]json.RawMessage `json:"headers"`
+				}
+				require.NoError(t, json.Unmarshal(raw, &resp))
+				want := map[string]string{"429": "Retry-After", "503": "Retry-After", "401": "WWW-Authenticate"}[status]
+				if path == "/v1/users" && status == "201" {
+					want = "Location"
+				}
+				if want != "" {
+					answers++
+					assert.Contains(t, resp.Headers, want, "%s %s %s", method, path, status)
+				}
+			}
+		}
+	}
+	assert.GreaterOrEqual(t, answers, 12, "the 401s, 429s and 503s of every operation")
+	resend := doc.Paths["/v1/users/activation-code"]["post"]
+	for _, status := range []string{"413", "415"} {
+		assert.Contains(t, resend.Responses, status, "a body it ignores is still refused: documented")
+	}
 	assert.Contains(t, r.raw, "application/problem+json")
 
 	y := e.do(request{method: http.MethodGet, path: "/openapi.yaml"})

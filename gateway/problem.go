@@ -191,6 +191,8 @@ func statusProblem(status int) *Problem {
 		return newProblem(status, "request_timeout", "The request took too long to arrive.")
 	case http.StatusRequestEntityTooLarge:
 		return newProblem(status, "request_too_large", fmt.Sprintf("The request body is over %d KiB.", maxBody/1024))
+	case http.StatusRequestHeaderFieldsTooLarge:
+		return newProblem(status, "headers_too_large", "The request's headers are too large.")
 	case http.StatusUnsupportedMediaType:
 		return unsupportedMediaType("Send the body as application/json, without Content-Encoding.")
 	case http.StatusUnprocessableEntity:

@@ -10,15 +10,18 @@ import (
 	"net/http"
 	"net/netip"
 	"runtime/debug"
+	"slices"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humafiber"
 	"github.com/gofiber/fiber/v2"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/valyala/fasthttp"
 
 	"github.com/acme/registrar/actors"
 	"github.com/acme/registrar/internal/lifecycle"
+	"github.com/acme/registrar/internal/logctx"
 )
 
 // maxBody is the largest request body accepted (64 KiB).
@@ -124,7 +127,7 @@ func New(cfg Config) (*Server, error) {
 		DisableStartupMessage: true,
 		ErrorHandler:          s.refused,
 	})
-	s.app.Use(s.observe, s.recover, s.guardFraming, s.guardEncoding)
+	s.app.Use(s.observe, headAsGet, s.recover, s.guardFraming, s.guardEncoding)
 	s.app.Use("/v1", s.guardMediaType, s.rateLimit)
 
 	config := huma.DefaultConfig("Registration API", cfg.Version)
@@ -134,11 +137,35 @@ func New(cfg Config) (*Server, error) {
 	config.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
 		"basicAuth": {Type: "http", Scheme: "basic", Description: "The account's email and password."},
 	}
+	s.refuseUnknownMethods()
 	api := humafiber.New(s.app, config)
 	s.registerUserRoutes(api)
 	s.registerOpsRoutes(api)
+	documentHeaders(api.OpenAPI())
 	s.registerDocsRoutes()
 	return s, nil
+}
+
+// refuseUnknownMethods answers a method fiber does not know (such as the
+// PRI of an HTTP/2 preface: this server speaks HTTP/1.1 only, h2c
+// included) as every other refusal, with problem+json: fiber itself
+// answers it in text/plain before any middleware runs.
+func (s *Server) refuseUnknownMethods() {
+	srv := s.app.Server()
+	next := srv.Handler
+	body, _ := json.Marshal(newProblem(http.StatusBadRequest, "malformed_request", // a Problem always encodes
+		"Unknown method. This server speaks HTTP/1.1 only (no HTTP/2, no h2c)."))
+	srv.Handler = func(ctx *fasthttp.RequestCtx) {
+		if slices.Contains(fiber.DefaultMethods, string(ctx.Method())) {
+			next(ctx)
+			return
+		}
+		ctx.Response.Header.Set(HeaderRequestID, logctx.NewRequestID())
+		ctx.SetContentType("application/problem+json")
+		ctx.SetStatusCode(http.StatusBadRequest)
+		ctx.SetConnectionClose()
+		ctx.SetBody(body)
+	}
 }
 
 func orDefault[T comparable](v *T, def T) {

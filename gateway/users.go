@@ -120,12 +120,12 @@ func (s *Server) registerUserRoutes(api huma.API) {
 		Method:        http.MethodPost,
 		Path:          "/v1/users/activation-code",
 		Summary:       "Issue a new code",
-		Description:   "Emails a new code to a pending account; every earlier code stops working.",
+		Description:   "Emails a new code to a pending account; every earlier code stops working. No body is needed; one that is sent is ignored, but like every body of /v1 it must be JSON (415) and at most 64 KiB (413).",
 		Tags:          []string{"users"},
 		Security:      basicSecurity,
 		Middlewares:   auth,
 		DefaultStatus: http.StatusAccepted,
-		Errors:        []int{401, 409, 429, 503},
+		Errors:        []int{401, 409, 413, 415, 429, 503},
 	}, s.resendCode)
 	huma.Register(api, huma.Operation{
 		OperationID: "me",

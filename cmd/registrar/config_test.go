@@ -40,6 +40,8 @@ func TestConfigRefusesBadValuesNamingTheVariable(t *testing.T) {
 		"CODE_MAX_ATTEMPTS=0":                      "CODE_MAX_ATTEMPTS",
 		"ACCOUNT_FAILURE_LIMIT=1000":               "ACCOUNT_FAILURE_LIMIT",
 		"ACCOUNT_FAILURE_WINDOW=0s":                "ACCOUNT_FAILURE_WINDOW",
+		"CODE_RESEND_COOLDOWN=-1s":                 "CODE_RESEND_COOLDOWN",
+		"CODE_HOURLY_LIMIT=0":                      "CODE_HOURLY_LIMIT",
 		"RATE_LIMIT_PER_IP=-1":                     "RATE_LIMIT_PER_IP",
 		"PENDING_RETENTION=-1h":                    "PENDING_RETENTION",
 		"PENDING_RETENTION=a week":                 "PENDING_RETENTION",
@@ -61,10 +63,16 @@ func TestConfigRefusesBadValuesNamingTheVariable(t *testing.T) {
 		"PASSWORD_HASH_PARAMS=m=19456,t=2,p=1,x=9": "PASSWORD_HASH_PARAMS",
 		"PASSWORD_HASH_PARAMS=m=4,t=1,p=1":         "PASSWORD_HASH_PARAMS",
 	}
+	policy := []string{"CODE_TTL", "CODE_MAX_ATTEMPTS", "ACCOUNT_FAILURE_LIMIT", "ACCOUNT_FAILURE_WINDOW", "CODE_RESEND_COOLDOWN", "CODE_HOURLY_LIMIT"}
 	for kv, name := range tests {
 		_, err := config.Load[Config]([]string{kv})
 		require.Error(t, err, kv)
 		assert.Contains(t, err.Error(), name, kv)
+		for _, other := range policy {
+			if other != name {
+				assert.NotContains(t, err.Error(), other, "%s: only the variable at fault is named", kv)
+			}
+		}
 	}
 }
 

@@ -27,11 +27,11 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
 
-	_ "github.com/acme/registrar/protos/registration/v1" // registers the event types
+	registrationv1 "github.com/acme/registrar/protos/registration/v1" // the topic; importing it registers the event types
 )
 
 func main() {
-	topic := flag.String("topic", "registration.events.v1", "topic to read")
+	topic := flag.String("topic", registrationv1.EventsTopic, "topic to read")
 	group := flag.String("group", "events-consumer-example", "consumer group")
 	limit := flag.Int("n", 0, "stop after n events (0: run until interrupted)")
 	flag.Parse()
