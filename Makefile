@@ -6,7 +6,7 @@ SERVICES    := ./scripts/services.sh
 K6          := go.k6.io/k6@v1.8.1
 MAILPIT     := github.com/axllent/mailpit@v1.27.11
 
-.PHONY: build run test lint proto password-words docs-assets services-up services-down run-stack tools bench load clean
+.PHONY: build run test lint proto password-words mutate docs-assets services-up services-down run-stack tools bench load clean
 
 ## build: bin/registrar and bin/mailer (pure Go, no cgo)
 build:
@@ -41,6 +41,10 @@ lint:
 ## proto: regenerate the Go code of protos/ (protoc from Maven Central, pinned)
 proto:
 	./scripts/proto.sh
+
+## mutate: mutation testing (gremlins) of the core: address, password, actors, gateway; a report per package in .cache/mutate/
+mutate:
+	./scripts/mutate.sh
 
 ## password-words: password/words.txt, the guessability check's words, from zxcvbn-go's lists
 password-words:

@@ -57,8 +57,16 @@ type registrationActor struct {
 	cancelTimer scheduler.CancelFunc
 }
 
+// onNewActor, when set (by the tests, before any actor exists), sees every
+// actor created: whether passivated ones are freed is asked of them.
+var onNewActor func(*registrationActor)
+
 func newRegistrationActor(email string, d *deps) *registrationActor {
-	return &registrationActor{email: email, deps: d}
+	a := &registrationActor{email: email, deps: d}
+	if onNewActor != nil {
+		onNewActor(a)
+	}
+	return a
 }
 
 // authCommand is what the authenticated commands share.

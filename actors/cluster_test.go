@@ -43,6 +43,9 @@ type fleet struct {
 
 func newFleet(t testing.TB, n int) *fleet {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("a fleet takes seconds to settle (make mutate runs -short; make test runs it)")
+	}
 	rules, err := actors.NewRules(actors.DefaultPolicy(), []byte("0123456789abcdef0123456789abcdef"))
 	require.NoError(t, err)
 	f := &fleet{store: actorstest.NewStore(), agent: test.NewInMemAgent()}

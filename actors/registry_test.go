@@ -524,6 +524,11 @@ func TestRegistryNeverAnswersFromStaleMemory(t *testing.T) {
 // PIDSet.Remove leaves removed PIDs in its backing array, so the shards
 // watch their actors instead of parenting them.
 func TestPassivatedActorsAreFreed(t *testing.T) {
+	if testing.Short() {
+		t.Skip("5 000 actors to passivate")
+	}
+	alive, stop := actors.TrackActors()
+	defer stop()
 	h := newHarness(t, func(p *actors.Policy, c *actors.Config) {
 		p.CodeTTL = time.Second // pending actors live until their code expires
 		c.Now = time.Now
@@ -552,13 +557,15 @@ func TestPassivatedActorsAreFreed(t *testing.T) {
 	peak := h.reg.Stats().Actors
 	require.Eventually(t, func() bool { return h.reg.Stats().Actors == 0 }, 30*time.Second, 10*time.Millisecond)
 	h.store.Reset() // the fake database is not what is measured
-	grown := int64(heap()) - int64(before)
-	t.Logf("%d pending actors alive at once, all expired and passivated: heap %+d KiB", peak, grown/1024)
-	// Measured with 5 000: +5.6 MiB once they are freed (the tables of
-	// protoactor's process registry and of the shards, sized by the peak of
-	// live actors: maps never shrink), +9.5 MiB when protoactor's PIDSet
-	// keeps them (children of the shard instead of watched).
-	assert.Less(t, grown, int64(n*1500), "passivated actors are retained")
+	// Asked of the actors themselves: protoactor's PIDSet kept every
+	// passivated child (and through its PID the actor) reachable, ADR 0009.
+	// The heap's growth is only logged: other tests of the package leave
+	// goroutines that allocate meanwhile. Measured alone with 5 000: +5.6
+	// MiB once they are freed (the tables of protoactor's process registry
+	// and of the shards, sized by the peak of live actors: maps never
+	// shrink), +9.5 MiB when the PIDSet kept them.
+	assert.Zero(t, alive(), "passivated actors are retained")
+	t.Logf("%d pending actors alive at once, all expired and passivated: heap %+d KiB", peak, (int64(heap())-int64(before))/1024)
 }
 
 func TestRegistryCheckRegisterPredictsTheRefusal(t *testing.T) {
