@@ -2,6 +2,7 @@ package actors
 
 import (
 	"testing"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/stretchr/testify/assert"
@@ -35,4 +36,15 @@ func TestShardIgnoresAConsentThatCrossedANewerMessage(t *testing.T) {
 
 	s.passivate(ctx, &passivationConsent{child: pid, epoch: 5})
 	assert.Len(t, ctx.pids, 1, "a child already stopping is not poisoned twice")
+}
+
+func TestPurgeIntervalIsHalfTheRetentionBetweenASecondAndAnHour(t *testing.T) {
+	for retention, want := range map[time.Duration]time.Duration{
+		168 * time.Hour:        time.Hour,
+		90 * time.Minute:       45 * time.Minute,
+		2 * time.Second:        time.Second,
+		500 * time.Millisecond: time.Second,
+	} {
+		assert.Equal(t, want, purgeInterval(retention), retention)
+	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/trace"
 )
 
 func TestHandlerAddsTheRequestID(t *testing.T) {
@@ -51,4 +52,20 @@ func TestNewRequestIDIsSaneAndFresh(t *testing.T) {
 	assert.True(t, SaneRequestID(a))
 	assert.Len(t, a, 32)
 	assert.NotEqual(t, a, b)
+}
+
+func TestHandlerAddsTheTraceIDOfASpan(t *testing.T) {
+	var buf bytes.Buffer
+	log := slog.New(NewHandler(slog.NewJSONHandler(&buf, nil)))
+	traceID, err := trace.TraceIDFromHex("4bf92f3577b34da6a3ce929d0e0e4736")
+	require.NoError(t, err)
+	spanID, err := trace.SpanIDFromHex("00f067aa0ba902b7")
+	require.NoError(t, err)
+	ctx := trace.ContextWithSpanContext(context.Background(), trace.NewSpanContext(trace.SpanContextConfig{TraceID: traceID, SpanID: spanID}))
+	log.InfoContext(ctx, "traced")
+	log.Info("untraced")
+	lines := bytes.Split(bytes.TrimSpace(buf.Bytes()), []byte("\n"))
+	require.Len(t, lines, 2)
+	assert.Contains(t, string(lines[0]), `"trace_id":"4bf92f3577b34da6a3ce929d0e0e4736"`)
+	assert.NotContains(t, string(lines[1]), "trace_id", "tracing off: no trace id")
 }
