@@ -134,3 +134,25 @@ func TestWordListIsZxcvbnsLists(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, want == string(got), "words.txt differs from zxcvbn-go's lists: run make password-words")
 }
+
+// TestGuessableBoundaries pins each limit of the check at its edge, with
+// pieces that nothing else covers (found by make mutate).
+func TestGuessableBoundaries(t *testing.T) {
+	for pw, want := range map[string]bool{
+		"q7#zq7#z":            true,  // a unit of 4 repeated
+		"q7#z9q7#z9":          false, // a unit of 5 repeated reads as the unit
+		"sunshine1985!":       true,  // a run of 4 digits is a piece
+		"sunshine19851!":      false, // one of 5 is not
+		"sunshine1985!@#":     true,  // a run of 3 symbols is a piece
+		"sunshine1985!@#$":    false, // one of 4 is not
+		"sunshineuiop1985":    true,  // a keyboard run to the row's end
+		"sunshineasd1985":     true,  // a keyboard run of 3
+		"correcthorsestaple":  false, // three words
+		"abcsunshineflower":   true,  // "abc" read as a sequence, not a third word
+		"9sunshine9flower9x7": false, // more than three pieces
+	} {
+		assert.Equal(t, want, weak(pw), "%q", pw)
+	}
+	assert.True(t, weak("qzx2024!!", "qzx"), "a related word of 3 letters is a word")
+	assert.False(t, weak("qz2024!!vb", "qz"), "one of 2 is not")
+}
