@@ -97,3 +97,28 @@ func FuzzNormalize(f *testing.F) {
 		}
 	})
 }
+
+// TestNormalizeAtTheLimits pins each limit at its edge (found by make
+// mutate): the longest address and label accepted, one more refused, and
+// the characters on either side of each allowed range.
+func TestNormalizeAtTheLimits(t *testing.T) {
+	label63 := strings.Repeat("a", 63)
+	longest := strings.Repeat("l", 64) + "@" + label63 + "." + label63 + "." + strings.Repeat("b", 57) + ".com" // 254
+	require.Len(t, longest, 254)
+	for _, in := range []string{
+		longest,
+		"ann@" + label63 + ".com",
+		"ann@az09-az09.example", "ann@ex.a0", "ann@ex.9a", "ann@ex.z",
+	} {
+		_, err := address.Normalize(in)
+		assert.NoError(t, err, "%q", in)
+	}
+	for _, in := range []string{
+		"l" + longest,                        // 255
+		"ann@ex.123", "ann@ex.0", "ann@ex.9", // an all-digit top-level label, at both ends of the digits
+		"ann@ex`.com", "ann@ex{.com", "ann@ex/.com", "ann@ex:.com", // just outside a-z and 0-9
+	} {
+		_, err := address.Normalize(in)
+		assert.Error(t, err, "%q", in)
+	}
+}
