@@ -2,12 +2,16 @@ package password
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/crypto/argon2"
 
 	"github.com/acme/registrar/actors"
 )
@@ -187,5 +191,39 @@ func TestWarmReturnsAHashOfAnUnknownPassword(t *testing.T) {
 		ok, err := h.Verify(context.Background(), dummy, guess)
 		require.NoError(t, err)
 		assert.False(t, ok, "%q", guess)
+	}
+}
+
+// TestParameterLimitsAtTheirEdges pins the bounds of NewHasher and of a
+// stored hash's parameters at their edges (found by make mutate).
+func TestParameterLimitsAtTheirEdges(t *testing.T) {
+	edge := Params{Memory: 16, Time: 1, Threads: 2, SaltLen: 8, KeyLen: 16} // 8 KiB per thread, the shortest salt and key
+	_, err := NewHasher(Config{Params: edge, AllowWeakParams: true})
+	require.NoError(t, err, "the smallest valid parameters")
+	for name, p := range map[string]Params{
+		"memory under 8 KiB a thread": {Memory: 15, Time: 1, Threads: 2, SaltLen: 8, KeyLen: 16},
+		"salt under 8 bytes":          {Memory: 16, Time: 1, Threads: 2, SaltLen: 7, KeyLen: 16},
+		"key under 16 bytes":          {Memory: 16, Time: 1, Threads: 2, SaltLen: 8, KeyLen: 15},
+	} {
+		_, err := NewHasher(Config{Params: p, AllowWeakParams: true})
+		assert.Error(t, err, name)
+	}
+
+	h := newCheap(t, 1, time.Second)
+	stored := func(m, tm uint32, salt []byte) string {
+		key := argon2.IDKey([]byte("pw"), salt, tm, m, 1, 32)
+		return fmt.Sprintf("$argon2id$v=19$m=%d,t=%d,p=1$%s$%s", m, tm,
+			base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key))
+	}
+	ok, err := h.Verify(context.Background(), stored(8, maxTime, []byte("8 bytes!")), "pw")
+	require.NoError(t, err, "the most passes and the shortest salt a stored hash may have")
+	assert.True(t, ok)
+	for name, encoded := range map[string]string{
+		"too many passes":      stored(8, maxTime+1, []byte("8 bytes!")),
+		"a salt under 8 bytes": stored(8, 1, []byte("7 bytes")),
+		"too much memory":      strings.Replace(stored(8, 1, []byte("8 bytes!")), "m=8,", fmt.Sprintf("m=%d,", maxMemory+1), 1),
+	} {
+		_, err := h.Verify(context.Background(), encoded, "pw")
+		assert.ErrorIs(t, err, ErrMalformedHash, name)
 	}
 }
