@@ -26,6 +26,15 @@ func TestCheckJSON(t *testing.T) {
 		"a high surrogate and a letter":    {`{"a":"\ud800\u0041"}`, errInvalidUTF8},
 		"a lone low surrogate":             {`{"\udfff":1}`, errInvalidUTF8},
 		"raw invalid bytes":                {"{\"a\":\"\xed\xa0\x80\"}", errInvalidUTF8},
+		// Each end of the surrogate ranges (found by make mutate).
+		"the lowest pair":                {`{"a":"\ud800\udc00"}`, nil},
+		"the highest pair":               {`{"a":"\udbff\udfff"}`, nil},
+		"a high surrogate below the low": {`{"a":"\ud800\udbff"}`, errInvalidUTF8},
+		"a high surrogate above the low": {`{"a":"\ud800\ue000"}`, errInvalidUTF8},
+		"the lowest lone low":            {`{"a":"\udc00"}`, errInvalidUTF8},
+		"just below the surrogates":      {`{"a":"\ud7ff"}`, nil},
+		"just above the surrogates":      {`{"a":"\ue000"}`, nil},
+		"a high surrogate at the end":    {`{"a":"\udbff`, errInvalidUTF8},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
