@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -34,7 +35,11 @@ type RelayConfig struct {
 // Relay publishes the outbox. Run it in one goroutine; several relays (in
 // several processes) may share an outbox whose Claim is atomic.
 type Relay struct {
-	cfg   RelayConfig
+	cfg RelayConfig
+	// batch is held while a batch is claimed and seen through, so that
+	// Flush at shutdown waits for the one Run may still be publishing: it
+	// is leased, so Flush alone would find nothing and return under it.
+	batch sync.Mutex
 	stats struct{ published, failures atomic.Int64 }
 }
 
@@ -112,6 +117,8 @@ func (r *Relay) Flush(ctx context.Context) error {
 // batch is claimed it is seen through even if ctx ends (shutdown): left
 // half-done, its messages would stay leased and miss the final flush.
 func (r *Relay) relayBatch(ctx context.Context) (int, error) {
+	r.batch.Lock()
+	defer r.batch.Unlock()
 	batch, err := r.cfg.Outbox.Claim(ctx, r.cfg.BatchSize, r.cfg.Lease)
 	if err != nil {
 		return 0, fmt.Errorf("claim: %w", err)

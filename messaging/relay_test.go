@@ -168,6 +168,36 @@ func TestRelayStoppedMidBatchFinishesTheBatch(t *testing.T) {
 	assert.Empty(t, store.Pending(), "and deleted")
 }
 
+// At shutdown Flush runs while Run may still be publishing a batch it
+// claimed; Flush sees nothing claimable (the batch is leased) and must still
+// not return before that batch is through, or the binary closes the mail
+// sender under it and exits with answered registrations' emails unsent.
+func TestRelayFlushWaitsForTheBatchRunIsPublishing(t *testing.T) {
+	store := actorstest.NewStore()
+	want := fill(t, store, 3)
+	pub := &gate{entered: make(chan struct{}, 1), release: make(chan struct{})}
+	relay, err := messaging.NewRelay(messaging.RelayConfig{Outbox: store, Publisher: pub, Logger: quiet})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan error, 1)
+	go func() { ran <- relay.Run(ctx) }()
+
+	<-pub.entered // Run holds the whole outbox in one batch
+	cancel()
+	flushed := make(chan error, 1)
+	go func() { flushed <- relay.Flush(context.Background()) }()
+	select {
+	case err := <-flushed:
+		t.Fatalf("Flush returned (%v) while a batch was still being published", err)
+	case <-time.After(50 * time.Millisecond): // a Flush that does not wait returns at once
+	}
+	close(pub.release)
+	require.NoError(t, <-flushed)
+	require.NoError(t, <-ran)
+	assert.Equal(t, want, pub.rec.ids())
+	assert.Empty(t, store.Pending())
+}
+
 func TestRelayReleasesABatchItGivesUp(t *testing.T) {
 	store := actorstest.NewStore()
 	fill(t, store, 3)
