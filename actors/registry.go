@@ -364,7 +364,7 @@ func (r *Registry) request(ctx context.Context, email string, build func(*durati
 		res, err := r.send(ctx, pid, build(durationpb.New(budget)), left)
 		if errors.Is(err, errMemberGone) {
 			// The command may or may not have run before its member died:
-			// not safe to send again. The caller is told at once.
+			// not safe to send again.
 			r.logger.Warn("the member holding the shard left while a command was in flight", "member", pid.Address)
 			return Account{}, reject(ErrUnavailable, time.Second)
 		}
@@ -413,7 +413,7 @@ const remoteMargin = 100 * time.Millisecond
 // answered.
 var errMemberGone = errors.New("the member left the cluster")
 
-// await waits for the answer of the future, or until pid's member leaves
+// await waits for the answer of the future, or until pid's member has left
 // the cluster (its in-flight messages are lost: protoactor delivers at most
 // once), whichever comes first.
 func (r *Registry) await(f actor.Future, pid *actor.PID) (any, error) {
@@ -438,9 +438,22 @@ func awaitUnless(f actor.Future, gone <-chan struct{}) (any, error) {
 	case res := <-done:
 		return res.res, res.err
 	case <-gone:
+	}
+	// The answer may trail the leave: a member leaving gracefully answers
+	// what it took before it deregisters, but the answer travels on its own
+	// connection and can land just after the topology that dropped it.
+	grace := time.NewTimer(goneGrace)
+	defer grace.Stop()
+	select {
+	case res := <-done:
+		return res.res, res.err
+	case <-grace.C:
 		return nil, errMemberGone
 	}
 }
+
+// goneGrace is how long an answer is still awaited once its member left.
+const goneGrace = 250 * time.Millisecond
 
 // pauseBefore sleeps before a retry (with jitter, never past deadline) and
 // returns the next pause.
