@@ -83,6 +83,23 @@ func TestRollingLimiterOnAClock(t *testing.T) {
 		assert.Equal(t, 1, l.Keys(), "a and b have no request left in the window")
 	})
 
+	t.Run("the forgetting runs once a window, from the window's edge on", func(t *testing.T) {
+		now := t0
+		l := gateway.NewRollingLimiterAt(3, time.Minute, func() time.Time { return now })
+		for _, k := range []string{"a", "b"} { // the first Allow sweeps: the next sweep is due at t0+1m
+			ok, _, err := l.Allow(ctx, k)
+			require.NoError(t, err)
+			require.True(t, ok)
+		}
+		now = t0.Add(time.Minute - time.Nanosecond)
+		_, _, err := l.Allow(ctx, "c")
+		require.NoError(t, err)
+		now = t0.Add(time.Minute) // a and b have just left the window, c has not
+		_, _, err = l.Allow(ctx, "d")
+		require.NoError(t, err)
+		assert.Equal(t, 2, l.Keys(), "swept exactly one window after the last sweep: c and d are left")
+	})
+
 	t.Run("a limit below one is one", func(t *testing.T) {
 		l := gateway.NewRollingLimiterAt(0, time.Minute, time.Now)
 		ok, _, err := l.Allow(ctx, "x")
