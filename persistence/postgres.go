@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"maps"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -25,16 +24,13 @@ import (
 // Postgres is the store of the full stack: registrations and outbox in
 // PostgreSQL, shared by any number of registrar instances. The versioned
 // update is the fence between writers; relays claim outbox batches with
-// FOR UPDATE SKIP LOCKED and wake on LISTEN/NOTIFY.
+// FOR UPDATE SKIP LOCKED. A commit with messages wakes the relay of its own
+// process; the others find what a process left behind when they poll.
 type Postgres struct {
-	pool    *pgxpool.Pool
-	relay   *pgxpool.Pool // the outbox relay's, without synchronous commits
-	connCfg *pgx.ConnConfig
-	channel string
-	notify  chan struct{}
-	log     *slog.Logger
-	stop    context.CancelFunc
-	done    sync.WaitGroup
+	pool   *pgxpool.Pool
+	relay  *pgxpool.Pool // the outbox relay's, without synchronous commits
+	notify chan struct{}
+	log    *slog.Logger
 }
 
 // PostgresConfig configures OpenPostgres.
@@ -96,8 +92,7 @@ func migratePostgres(ctx context.Context, pool *pgxpool.Pool, fsys fs.FS, dir, t
 	return nil
 }
 
-// OpenPostgres connects, migrates and starts listening for outbox
-// notifications.
+// OpenPostgres connects and migrates.
 func OpenPostgres(ctx context.Context, cfg PostgresConfig) (*Postgres, error) {
 	pool, err := openPool(ctx, cfg.URL, cfg.MaxConns, nil)
 	if err != nil {
@@ -117,36 +112,20 @@ func OpenPostgres(ctx context.Context, cfg PostgresConfig) (*Postgres, error) {
 		pool.Close()
 		return nil, err
 	}
-	var schema string
-	if err := pool.QueryRow(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
-		pool.Close()
-		relayPool.Close()
-		return nil, fmt.Errorf("postgres: current schema: %w", err)
-	}
 	logger := cfg.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	listenCtx, stop := context.WithCancel(context.Background())
-	p := &Postgres{
-		pool:    pool,
-		relay:   relayPool,
-		connCfg: pool.Config().ConnConfig,
-		// One channel per schema: stores sharing a database do not wake
-		// each other's relays.
-		channel: "registrar_outbox_" + schema,
-		notify:  make(chan struct{}, 1),
-		log:     logger.With("component", "postgres"),
-		stop:    stop,
-	}
-	p.done.Go(func() { p.listen(listenCtx) })
-	return p, nil
+	return &Postgres{
+		pool:   pool,
+		relay:  relayPool,
+		notify: make(chan struct{}, 1),
+		log:    logger.With("component", "postgres"),
+	}, nil
 }
 
-// Close stops listening and closes the pool.
+// Close closes the pools.
 func (p *Postgres) Close() error {
-	p.stop()
-	p.done.Wait()
 	p.pool.Close()
 	p.relay.Close()
 	return nil
@@ -308,8 +287,6 @@ func (p *Postgres) write(ctx context.Context, what string, batch *pgx.Batch, msg
 		batch.Queue(`INSERT INTO outbox (id, topic, key, type, source, time, payload, traceparent, tracestate)
 			SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::bytea[], $8::text[], $9::text[])`,
 			ids, topics, keys, types, sources, times, payloads, parents, states)
-		// Delivered at commit, and only if it commits.
-		batch.Queue(`SELECT pg_notify($1, '')`, p.channel)
 	}
 	// The transaction's id, to find out what became of a COMMIT whose
 	// answer is lost.
@@ -336,7 +313,12 @@ func (p *Postgres) write(ctx context.Context, what string, batch *pgx.Batch, msg
 		return fmt.Errorf("postgres: %s: %w", what, err)
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return p.commitOutcome(ctx, xid, err)
+		if err := p.commitOutcome(ctx, xid, err); err != nil {
+			return err
+		}
+	}
+	if len(msgs) > 0 {
+		p.wake()
 	}
 	return nil
 }
@@ -432,51 +414,17 @@ func (p *Postgres) OldestPending(ctx context.Context) (time.Time, error) {
 	return utcOrZero(oldest), nil
 }
 
-// Notify receives a value after a commit that added messages, in this
-// process or in any other writing to the same schema.
+// Notify receives a value after a commit of this store that added
+// messages. Not NOTIFY: every listener of a channel is woken by every
+// commit, so each of n registrars would claim n times per registration
+// (n-1 times for nothing). Messages of a process that died before relaying
+// them are claimed by the others' relays on their next poll.
 func (p *Postgres) Notify() <-chan struct{} { return p.notify }
 
 func (p *Postgres) wake() {
 	select {
 	case p.notify <- struct{}{}:
 	default:
-	}
-}
-
-// listen keeps a dedicated connection on LISTEN, reconnecting with backoff.
-func (p *Postgres) listen(ctx context.Context) {
-	backoff := 100 * time.Millisecond
-	for ctx.Err() == nil {
-		err := p.listenOnce(ctx)
-		if ctx.Err() != nil {
-			return
-		}
-		p.log.Warn("outbox notifications interrupted; relays poll meanwhile", "error", err, "retry_in", backoff)
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(backoff):
-		}
-		backoff = min(backoff*2, 5*time.Second)
-	}
-}
-
-func (p *Postgres) listenOnce(ctx context.Context) error {
-	conn, err := pgx.ConnectConfig(ctx, p.connCfg)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = conn.Close(context.WithoutCancel(ctx)) }()
-	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{p.channel}.Sanitize()); err != nil {
-		return err
-	}
-	// Messages may have arrived while nobody listened.
-	p.wake()
-	for {
-		if _, err := conn.WaitForNotification(ctx); err != nil {
-			return err
-		}
-		p.wake()
 	}
 }
 
