@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/acme/registrar/actors/storetest"
 	"github.com/acme/registrar/gateway"
@@ -17,6 +18,7 @@ import (
 	"github.com/acme/registrar/messaging"
 	"github.com/acme/registrar/messaging/outboxtest"
 	"github.com/acme/registrar/persistence"
+	registrationv1 "github.com/acme/registrar/protos/registration/v1"
 )
 
 func openPostgres(tb testing.TB, url string) *persistence.Postgres {
@@ -96,4 +98,25 @@ func TestPostgresMailDeliveriesContract(t *testing.T) {
 		t.Cleanup(d.Close)
 		return d
 	})
+}
+
+// A commit wakes the relay of its own process only. With LISTEN/NOTIFY every
+// registrar's relay woke on every commit, so n registrars claimed n times
+// per registration, n-1 of them for nothing; what a crashed process leaves
+// is found by the others' poll.
+func TestPostgresCommitWakesOnlyItsOwnRelay(t *testing.T) {
+	url := testkit.Postgres(t)
+	writer, other := openPostgres(t, url), openPostgres(t, url)
+	storetest.OutboxAdd(writer)(t, &registrationv1.Envelope{Id: "m-own", Topic: registrationv1.EventsTopic, Key: "user-1",
+		Type: "test", Source: registrationv1.Source, Time: timestamppb.Now()})
+	select {
+	case <-writer.Notify():
+	case <-time.After(5 * time.Second):
+		t.Fatal("the writer's relay was not woken")
+	}
+	select {
+	case <-other.Notify():
+		t.Fatal("another process's relay was woken by this commit")
+	case <-time.After(300 * time.Millisecond): // NOTIFY arrives within milliseconds
+	}
 }
