@@ -248,7 +248,11 @@ func TestClusterMemberKilledAutomanaged(t *testing.T) {
 func TestClusterMemberKilledEtcd(t *testing.T) {
 	etcd := testkit.Env(t, "TEST_ETCD_ENDPOINTS", "etcd")
 	took := killAndFailOver(t, newFleet(t, 3, fleetOptions{provider: "etcd", etcd: etcd}))
-	assert.Less(t, took, 5*time.Second)
+	// The member's etcd lease (3 s, cmd/registrar etcdLeaseTTL) must run out
+	// first; about 3.5 s on a quiet machine, 5.1 s once on a busy one. A
+	// failover that waited for a request or activation timeout instead
+	// would take a lease more.
+	assert.Less(t, took, 3*time.Second+3*time.Second)
 }
 
 func TestClusterMemberDroppedStopsServing(t *testing.T) {
