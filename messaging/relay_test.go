@@ -150,18 +150,26 @@ func (g *gate) Publish(ctx context.Context, msgs []*registrationv1.Envelope) err
 	return nil
 }
 
-func TestRelayStoppedMidBatchFinishesTheBatch(t *testing.T) {
-	store := actorstest.NewStore()
-	want := fill(t, store, 3)
-	pub := &gate{entered: make(chan struct{}, 1), release: make(chan struct{})}
+// publishingBatch runs a relay over three messages until its publisher
+// holds them (one batch), then cancels its Run: a shutdown mid-batch. It
+// returns what Run returns, once it does.
+func publishingBatch(t *testing.T) (store *actorstest.Store, want []string, pub *gate, relay *messaging.Relay, ran chan error) {
+	t.Helper()
+	store = actorstest.NewStore()
+	want = fill(t, store, 3)
+	pub = &gate{entered: make(chan struct{}, 1), release: make(chan struct{})}
 	relay, err := messaging.NewRelay(messaging.RelayConfig{Outbox: store, Publisher: pub, Logger: quiet})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- relay.Run(ctx) }()
-
+	ran = make(chan error, 1)
+	go func() { ran <- relay.Run(ctx) }()
 	<-pub.entered // a batch is being published
 	cancel()      // shutdown begins
+	return store, want, pub, relay, ran
+}
+
+func TestRelayStoppedMidBatchFinishesTheBatch(t *testing.T) {
+	store, want, pub, _, done := publishingBatch(t)
 	close(pub.release)
 	require.NoError(t, <-done)
 	assert.Equal(t, want, pub.rec.ids(), "the claimed batch must be delivered, not left leased")
@@ -173,17 +181,7 @@ func TestRelayStoppedMidBatchFinishesTheBatch(t *testing.T) {
 // not return before that batch is through, or the binary closes the mail
 // sender under it and exits with answered registrations' emails unsent.
 func TestRelayFlushWaitsForTheBatchRunIsPublishing(t *testing.T) {
-	store := actorstest.NewStore()
-	want := fill(t, store, 3)
-	pub := &gate{entered: make(chan struct{}, 1), release: make(chan struct{})}
-	relay, err := messaging.NewRelay(messaging.RelayConfig{Outbox: store, Publisher: pub, Logger: quiet})
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	ran := make(chan error, 1)
-	go func() { ran <- relay.Run(ctx) }()
-
-	<-pub.entered // Run holds the whole outbox in one batch
-	cancel()
+	store, want, pub, relay, ran := publishingBatch(t) // Run holds the whole outbox in one batch
 	flushed := make(chan error, 1)
 	go func() { flushed <- relay.Flush(context.Background()) }()
 	select {
