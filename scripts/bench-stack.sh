@@ -31,7 +31,10 @@ pids=() dbs=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  for db in "${dbs[@]}"; do psql -q "$pg/postgres?sslmode=disable" -c "DROP DATABASE IF EXISTS $db" >/dev/null || true; done
+  for db in "${dbs[@]}"; do
+    psql -q "$pg/postgres?sslmode=disable" -c "DROP DATABASE IF EXISTS $db" >/dev/null || true
+    bin/saturate -delete-topics "$db." -brokers "$KAFKA_BROKERS" || true
+  done
 }
 trap cleanup EXIT
 

@@ -22,6 +22,7 @@ cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
   psql -q "$pg/postgres?sslmode=disable" -c "DROP DATABASE IF EXISTS $db" >/dev/null || true
+  bin/saturate -delete-topics "$db." -brokers "$KAFKA_BROKERS" || true
   rm -rf "$out"
 }
 trap cleanup EXIT

@@ -53,8 +53,11 @@ type result struct {
 	// time: what a registration's hash costs at saturation and at low load.
 	HashCPUParallel float64 `json:"hash_cpu_ms_parallel"`
 	HashCPUAlone    float64 `json:"hash_cpu_ms_alone"`
-	Register        *phase  `json:"register"`
-	Activate        *phase  `json:"activate,omitempty"`
+	// IdleCPU is the CPU milliseconds per second of each -procs process
+	// (and "servers", their sum) before any load (-idle).
+	IdleCPU  map[string]float64 `json:"idle_cpu_ms_per_s,omitempty"`
+	Register *phase             `json:"register"`
+	Activate *phase             `json:"activate,omitempty"`
 	// ToInbox is from sending the registration to its email accepted by
 	// the SMTP server (-smtp).
 	ToInbox *inbox `json:"request_to_smtp_ms,omitempty"`
@@ -78,6 +81,11 @@ type phase struct {
 	// this load (the parallel cost closed-loop, the one-at-a-time cost
 	// open-loop, the larger part of what a half load sees).
 	NonHashCPUPerOp float64 `json:"non_hash_cpu_ms_per_op,omitempty"`
+	// IdleCPUPerOp is what the -procs processes spend idle (IdleCPU, a
+	// rate measured before the run) over this phase's length, per success:
+	// a fixed cost (a broker's housekeeping, the consumers' long polls)
+	// that CPUPerOp includes and that does not grow with the load.
+	IdleCPUPerOp map[string]float64 `json:"idle_cpu_ms_per_op,omitempty"`
 }
 
 type inbox struct {
@@ -107,7 +115,20 @@ func main() {
 	activate := flag.Bool("activate", false, "then activate the accounts with their codes (needs -smtp), closed loop")
 	sameEmail := flag.Bool("same-email", false, "register one email again and again: after the first, every answer is a refusal (429, 409)")
 	procs := flag.String("procs", "", "name=needle,... : processes whose command line contains needle, measured as name")
+	idle := flag.Duration("idle", 10*time.Second, "how long the -procs processes' idle CPU is measured first (0: not)")
+	deleteTopics := flag.String("delete-topics", "", "delete the Kafka topics whose names start with this prefix (on -brokers) and exit")
+	brokers := flag.String("brokers", "127.0.0.1:9092", "comma-separated Kafka brokers, for -delete-topics")
 	flag.Parse()
+	if *deleteTopics != "" {
+		// The scripts' runs make topics of their own on a broker that lives
+		// for weeks: left behind, their partitions slow the next runs.
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := testkit.DeleteKafkaTopics(ctx, strings.Split(*brokers, ","), *deleteTopics); err != nil {
+			log.Fatal(err)
+		}
+		return
+	}
 	if *summarize != "" {
 		if err := printSummary(os.Stdout, *summarize); err != nil {
 			log.Fatal(err)
@@ -127,6 +148,10 @@ func main() {
 	}
 	meter := newMeter(*procs)
 	res := result{Targets: strings.Split(*targets, ","), Mode: "closed loop"}
+	if len(meter.needles) > 0 && *idle > 0 {
+		res.IdleCPU = meter.idle(*idle)
+		meter.idleRate = res.IdleCPU
+	}
 	res.HashCPUAlone = hashCPUAlone(30)
 	res.CeilingBefore, res.HashCPUParallel = ceiling(*ceilingTime)
 	if *ofCeiling > 0 {
@@ -379,7 +404,8 @@ func timeToInbox(sink *smtptest.Server, accounts []account) *inbox {
 // meter reads the CPU time of the -procs processes, of this one and of the
 // machine around a phase.
 type meter struct {
-	needles map[string]string
+	needles  map[string]string
+	idleRate map[string]float64 // CPU ms per second idle, by process
 }
 
 func newMeter(spec string) meter {
@@ -401,6 +427,20 @@ func (m meter) read() map[string]float64 {
 	return out
 }
 
+// idle is the CPU milliseconds per second of each process (and "servers")
+// over d with no load.
+func (m meter) idle(d time.Duration) map[string]float64 {
+	before := m.read()
+	time.Sleep(d)
+	after := m.read()
+	out := map[string]float64{}
+	for name := range m.needles {
+		out[name] = (after[name] - before[name]) * 1000 / d.Seconds()
+		out["servers"] += out[name]
+	}
+	return out
+}
+
 func (m meter) measure(phaseOf func() *phase) *phase {
 	before := m.read()
 	p := phaseOf()
@@ -416,6 +456,12 @@ func (m meter) measure(phaseOf func() *phase) *phase {
 		}
 		if answered > 0 {
 			p.CPUPerRequest[name] = (s - before[name]) * 1000 / float64(answered)
+		}
+	}
+	if m.idleRate != nil && p.Succeeded > 0 {
+		p.IdleCPUPerOp = map[string]float64{}
+		for name, rate := range m.idleRate {
+			p.IdleCPUPerOp[name] = rate * p.Seconds / float64(p.Succeeded)
 		}
 	}
 	return p

@@ -42,6 +42,8 @@ var rows = []row{
 	}, "%.0f", [2]string{"", "< 100"}},
 	{"CPU per registration besides the hash, every server process, at half the ceiling, ms", "path-half", servers, "%.1f", [2]string{"", "< 3"}},
 	{"the same at 0.85 of the ceiling, ms", "path-saturation", servers, "%.1f", [2]string{"", "< 2"}},
+	{"of which the servers spend idle anyway (their CPU before the load), at half the ceiling, ms", "path-half", idleServers, "%.1f", [2]string{}},
+	{"the same at 0.85 of the ceiling, ms", "path-saturation", idleServers, "%.1f", [2]string{}},
 	{"hash ceiling, hashes/s (both cores)", "saturation", func(r *result) (float64, bool) { return (r.CeilingBefore + r.CeilingAfter) / 2, true }, "%.0f", [2]string{}},
 	{"one hash alone, CPU ms", "saturation", func(r *result) (float64, bool) { return r.HashCPUAlone, true }, "%.1f", [2]string{}},
 	{"the client's share of the machine's CPU at saturation (load and SMTP server)", "saturation", func(r *result) (float64, bool) {
@@ -59,6 +61,11 @@ func ratio(p *phase) (float64, bool) {
 
 func servers(r *result) (float64, bool) {
 	v, ok := r.Register.CPUPerOp["servers"]
+	return v, ok
+}
+
+func idleServers(r *result) (float64, bool) {
+	v, ok := r.Register.IdleCPUPerOp["servers"]
 	return v, ok
 }
 
