@@ -249,10 +249,11 @@ func TestClusterMemberKilledEtcd(t *testing.T) {
 	etcd := testkit.Env(t, "TEST_ETCD_ENDPOINTS", "etcd")
 	took := killAndFailOver(t, newFleet(t, 3, fleetOptions{provider: "etcd", etcd: etcd}))
 	// The member's etcd lease (3 s, cmd/registrar etcdLeaseTTL) must run out
-	// first; about 3.5 s on a quiet machine, 5.1 s once on a busy one. A
-	// failover that waited for a request or activation timeout instead
-	// would take a lease more.
-	assert.Less(t, took, 3*time.Second+3*time.Second)
+	// first; about 3.5 s on a quiet machine, 6.9 s once in a CI rehearsal
+	// on a slow hour (the hash ceiling at half its usual). A failover that
+	// waited for protoactor's 5 s activation timeout instead would take
+	// at least 8 s.
+	assert.Less(t, took, 3*time.Second+4500*time.Millisecond)
 }
 
 func TestClusterMemberDroppedStopsServing(t *testing.T) {
