@@ -24,12 +24,13 @@ type Handler func(ctx context.Context, msg *registrationv1.Envelope) error
 // Outbox is the relay's view of the stored messages. Implemented by the
 // stores in persistence/ and by the in-memory fake in actors/actorstest.
 type Outbox interface {
-	// Claim returns up to limit messages, oldest first, and hides them from
-	// other claims for lease. A message claimed and not deleted before its
-	// lease ends is claimed again.
-	Claim(ctx context.Context, limit int, lease time.Duration) ([]*registrationv1.Envelope, error)
-	// Delete removes delivered messages; unknown ids are ignored.
-	Delete(ctx context.Context, ids []string) error
+	// Claim first deletes the delivered messages (unknown ids are ignored),
+	// then returns up to limit messages, oldest first, and hides them from
+	// other claims for lease; an error leaves the delivered ones to delete
+	// again. A store that can does both in one round trip: the relay hands
+	// the deletions of one batch to the claim of the next. A message claimed
+	// and not deleted before its lease ends is claimed again.
+	Claim(ctx context.Context, delivered []string, limit int, lease time.Duration) ([]*registrationv1.Envelope, error)
 	// Release makes claimed messages claimable again at once (a batch that
 	// could not be published); unknown ids are ignored.
 	Release(ctx context.Context, ids []string) error

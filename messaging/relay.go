@@ -30,6 +30,12 @@ type RelayConfig struct {
 	// RetryBackoff is the first pause after a failed publish, doubled up to
 	// MaxBackoff; defaults 100ms and 2s.
 	RetryBackoff, MaxBackoff time.Duration
+	// DeleteWithin is the longest a published batch waits to be deleted by
+	// the next claim (one round trip and one transaction for both, where
+	// under load there were two); when nothing is claimed sooner, a claim is
+	// made for it. Its messages stay leased meanwhile, so no relay
+	// publishes them again unless this one dies first. Default 100ms.
+	DeleteWithin time.Duration
 }
 
 // Relay publishes the outbox. Run it in one goroutine; several relays (in
@@ -40,7 +46,10 @@ type Relay struct {
 	// Flush at shutdown waits for the one Run may still be publishing: it
 	// is leased, so Flush alone would find nothing and return under it.
 	batch sync.Mutex
-	stats struct{ published, failures atomic.Int64 }
+	// delivered are the ids of the last published batch, deleted by the
+	// next claim; guarded by batch.
+	delivered []string
+	stats     struct{ published, failures atomic.Int64 }
 }
 
 // NewRelay validates cfg and applies its defaults.
@@ -63,12 +72,16 @@ func NewRelay(cfg RelayConfig) (*Relay, error) {
 	if cfg.MaxBackoff <= 0 {
 		cfg.MaxBackoff = 2 * time.Second
 	}
+	if cfg.DeleteWithin <= 0 {
+		cfg.DeleteWithin = 100 * time.Millisecond
+	}
 	cfg.Logger = cfg.Logger.With("component", "relay")
 	return &Relay{cfg: cfg}, nil
 }
 
 // Run relays until ctx is done; it returns nil then.
 func (r *Relay) Run(ctx context.Context) error {
+	defer r.deleteDelivered(ctx)
 	backoff := r.cfg.RetryBackoff
 	for {
 		n, err := r.relayBatch(ctx)
@@ -85,6 +98,9 @@ func (r *Relay) Run(ctx context.Context) error {
 			continue // more are waiting
 		default:
 			backoff = r.cfg.RetryBackoff
+			if r.deliveredPending() {
+				wait = min(wait, r.cfg.DeleteWithin)
+			}
 		}
 		timer := time.NewTimer(wait)
 		select {
@@ -98,8 +114,34 @@ func (r *Relay) Run(ctx context.Context) error {
 	}
 }
 
-// Flush relays until the outbox has nothing claimable left or ctx is done.
-// Used at shutdown, after the producers have stopped.
+// deleteDelivered deletes the last published batch when Run returns, so
+// that without a Flush after it the batch neither waits out its lease nor
+// is published again.
+func (r *Relay) deleteDelivered(ctx context.Context) {
+	r.batch.Lock()
+	defer r.batch.Unlock()
+	if len(r.delivered) == 0 {
+		return
+	}
+	work, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.Lease/2)
+	defer cancel()
+	if _, err := r.cfg.Outbox.Claim(work, r.delivered, 0, r.cfg.Lease); err != nil {
+		r.cfg.Logger.Warn("delete published messages; they are published again after their lease", "messages", len(r.delivered), "error", err)
+		return
+	}
+	r.delivered = nil
+}
+
+// deliveredPending reports whether a published batch waits to be deleted.
+func (r *Relay) deliveredPending() bool {
+	r.batch.Lock()
+	defer r.batch.Unlock()
+	return len(r.delivered) > 0
+}
+
+// Flush relays until the outbox has nothing claimable left or ctx is done,
+// and deletes what it published. Used at shutdown, after the producers
+// have stopped.
 func (r *Relay) Flush(ctx context.Context) error {
 	for {
 		n, err := r.relayBatch(ctx)
@@ -112,17 +154,22 @@ func (r *Relay) Flush(ctx context.Context) error {
 	}
 }
 
-// relayBatch claims one batch, publishes it (retrying for up to half the
-// lease) and deletes it. It returns how many messages it relayed. Once a
+// relayBatch deletes the batch published before, claims the next one and
+// publishes it (retrying for up to half the lease), leaving it for the next
+// call to delete. It returns how many messages it published. Once a
 // batch is claimed it is seen through even if ctx ends (shutdown): left
 // half-done, its messages would stay leased and miss the final flush.
 func (r *Relay) relayBatch(ctx context.Context) (int, error) {
 	r.batch.Lock()
 	defer r.batch.Unlock()
-	batch, err := r.cfg.Outbox.Claim(ctx, r.cfg.BatchSize, r.cfg.Lease)
+	batch, err := r.cfg.Outbox.Claim(ctx, r.delivered, r.cfg.BatchSize, r.cfg.Lease)
 	if err != nil {
+		// Published and not yet deleted: kept for the next claim; should
+		// this relay die first, they are published again after their
+		// lease, and consumers deduplicate.
 		return 0, fmt.Errorf("claim: %w", err)
 	}
+	r.delivered = nil
 	if len(batch) == 0 {
 		return 0, nil
 	}
@@ -149,11 +196,7 @@ func (r *Relay) relayBatch(ctx context.Context) (int, error) {
 		}
 		backoff = min(backoff*2, r.cfg.MaxBackoff)
 	}
-	if err := r.cfg.Outbox.Delete(work, ids(batch)); err != nil {
-		// Published but not deleted: they will be published again after
-		// the lease; consumers deduplicate.
-		return 0, fmt.Errorf("delete %d published messages: %w", len(batch), err)
-	}
+	r.delivered = ids(batch)
 	r.stats.published.Add(int64(len(batch)))
 	return len(batch), nil
 }
@@ -180,7 +223,7 @@ func ids(msgs []*registrationv1.Envelope) []string {
 
 // RelayStats are live figures of a Relay, for metrics.
 type RelayStats struct {
-	Published int64 // messages published and deleted since start
+	Published int64 // messages published since start
 	Failures  int64 // failed publish attempts since start
 }
 

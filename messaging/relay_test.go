@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -81,6 +82,61 @@ func TestRelayWakesOnANewMessageWithoutPolling(t *testing.T) {
 	fill(t, store, 1)
 	require.Eventually(t, func() bool { return len(pub.rec.ids()) == 1 }, 5*time.Second, time.Millisecond,
 		"a notification must wake the relay (the poll interval is an hour)")
+}
+
+// claims records what each Claim was given to delete and what it returned.
+type claims struct {
+	messaging.Outbox
+	mu    sync.Mutex
+	calls [][2][]string // delivered, claimed
+}
+
+func (c *claims) Claim(ctx context.Context, delivered []string, limit int, lease time.Duration) ([]*registrationv1.Envelope, error) {
+	got, err := c.Outbox.Claim(ctx, delivered, limit, lease)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var ids []string
+	for _, m := range got {
+		ids = append(ids, m.GetId())
+	}
+	c.calls = append(c.calls, [2][]string{delivered, ids})
+	return got, err
+}
+
+func (c *claims) with(delivered []string) [][]string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var claimed [][]string
+	for _, call := range c.calls {
+		if slices.Equal(call[0], delivered) {
+			claimed = append(claimed, call[1])
+		}
+	}
+	return claimed
+}
+
+// TestRelayDeletesABatchWithTheNextClaim: under load the deletion of one
+// batch and the claim of the next are one call (one round trip to
+// PostgreSQL); with nothing more to claim, a batch is still deleted within
+// DeleteWithin.
+func TestRelayDeletesABatchWithTheNextClaim(t *testing.T) {
+	store := actorstest.NewStore()
+	fill(t, store, 3)
+	outbox := &claims{Outbox: store}
+	pub := &flaky{}
+	runRelay(t, messaging.RelayConfig{Outbox: outbox, Publisher: pub, BatchSize: 1, PollInterval: time.Hour, DeleteWithin: time.Hour})
+	require.Eventually(t, func() bool { return len(store.Pending()) == 0 }, 5*time.Second, time.Millisecond)
+	assert.Equal(t, [][]string{{"m0001"}}, outbox.with([]string{"m0000"}), "the first batch's deletion claimed the second")
+	assert.Equal(t, [][]string{{"m0002"}}, outbox.with([]string{"m0001"}))
+	assert.Equal(t, [][]string{nil}, outbox.with([]string{"m0002"}), "the last one's found nothing more")
+
+	alone := actorstest.NewStore()
+	watched := &claims{Outbox: alone}
+	runRelay(t, messaging.RelayConfig{Outbox: watched, Publisher: &flaky{}, PollInterval: time.Hour, DeleteWithin: 20 * time.Millisecond})
+	require.Eventually(t, func() bool { return len(watched.with(nil)) > 0 }, 5*time.Second, time.Millisecond, "the relay's first claim")
+	fill(t, alone, 1) // its one notification wakes the claim that publishes it; nothing wakes the deletion but DeleteWithin
+	require.Eventually(t, func() bool { return len(alone.Pending()) == 0 }, 5*time.Second, time.Millisecond,
+		"with nothing else to claim, a published batch is deleted within DeleteWithin (the poll interval is an hour)")
 }
 
 func TestRelayRetriesAFailingPublisherAndLosesNothing(t *testing.T) {
@@ -207,7 +263,7 @@ func TestRelayReleasesABatchItGivesUp(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	require.Error(t, relay.Flush(ctx))
-	claimed, err := store.Claim(context.Background(), 10, time.Minute)
+	claimed, err := store.Claim(context.Background(), nil, 10, time.Minute)
 	require.NoError(t, err)
 	assert.Len(t, claimed, 3, "the given-up batch must not wait out its hour-long lease")
 }

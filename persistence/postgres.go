@@ -362,17 +362,36 @@ func (p *Postgres) commitOutcome(ctx context.Context, xid string, commitErr erro
 	}
 }
 
-// Claim leases up to limit messages, oldest first. Rows another relay holds
-// are skipped, not waited for; the lease is measured on the database's clock.
-func (p *Postgres) Claim(ctx context.Context, limit int, lease time.Duration) ([]*registrationv1.Envelope, error) {
-	rows, err := p.relay.Query(ctx, `UPDATE outbox SET claimed_until = now() + $2 * interval '1 millisecond'
+// Claim deletes the delivered messages and leases up to limit others,
+// oldest first, in one round trip and one implicit transaction (a batch
+// ends in a single Sync): a failed claim keeps the delivered ones. Rows
+// another relay holds are skipped, not waited for; the lease is measured on
+// the database's clock.
+func (p *Postgres) Claim(ctx context.Context, delivered []string, limit int, lease time.Duration) (envs []*registrationv1.Envelope, err error) {
+	batch := &pgx.Batch{}
+	if len(delivered) > 0 {
+		batch.Queue(`DELETE FROM outbox WHERE id = ANY($1)`, delivered)
+	}
+	batch.Queue(`UPDATE outbox SET claimed_until = now() + $2 * interval '1 millisecond'
 		WHERE seq IN (SELECT seq FROM outbox WHERE claimed_until <= now() ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED)
 		RETURNING seq, id, topic, key, type, source, time, payload, traceparent, tracestate`, limit, lease.Milliseconds())
+	results := p.relay.SendBatch(ctx, batch)
+	defer func() {
+		if cerr := results.Close(); err == nil && cerr != nil {
+			envs, err = nil, fmt.Errorf("postgres: claim outbox: %w", cerr)
+		}
+	}()
+	if len(delivered) > 0 {
+		if _, err := results.Exec(); err != nil {
+			return nil, fmt.Errorf("postgres: delete from outbox: %w", err)
+		}
+	}
+	rows, err := results.Query()
 	if err != nil {
 		return nil, fmt.Errorf("postgres: claim outbox: %w", err)
 	}
 	defer rows.Close()
-	envs, err := scanClaims(rows.Next, rows.Scan, func(t time.Time) time.Time { return t })
+	envs, err = scanClaims(rows.Next, rows.Scan, func(t time.Time) time.Time { return t })
 	if err == nil {
 		err = rows.Err()
 	}
@@ -380,17 +399,6 @@ func (p *Postgres) Claim(ctx context.Context, limit int, lease time.Duration) ([
 		return nil, fmt.Errorf("postgres: claim outbox: %w", err)
 	}
 	return envs, nil
-}
-
-// Delete removes delivered messages; unknown ids are ignored.
-func (p *Postgres) Delete(ctx context.Context, ids []string) error {
-	if len(ids) == 0 {
-		return nil
-	}
-	if _, err := p.relay.Exec(ctx, `DELETE FROM outbox WHERE id = ANY($1)`, ids); err != nil {
-		return fmt.Errorf("postgres: delete from outbox: %w", err)
-	}
-	return nil
 }
 
 // Release makes claimed messages claimable again.

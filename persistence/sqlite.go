@@ -412,9 +412,12 @@ func (s *SQLite) append(ctx context.Context, tx *sql.Tx, msgs []*registrationv1.
 	return nil
 }
 
-// Claim returns up to limit messages whose lease is free, oldest first, and
-// leases them for lease.
-func (s *SQLite) Claim(ctx context.Context, limit int, lease time.Duration) ([]*registrationv1.Envelope, error) {
+// Claim deletes the delivered messages, then returns up to limit messages
+// whose lease is free, oldest first, and leases them for lease.
+func (s *SQLite) Claim(ctx context.Context, delivered []string, limit int, lease time.Duration) ([]*registrationv1.Envelope, error) {
+	if err := s.deleteOutbox(ctx, delivered); err != nil {
+		return nil, err
+	}
 	now := time.Now()
 	st, err := s.writes.get(ctx, `UPDATE outbox SET claimed_until = ?
 		WHERE seq IN (SELECT seq FROM outbox WHERE claimed_until <= ? ORDER BY seq LIMIT ?)
@@ -437,8 +440,8 @@ func (s *SQLite) Claim(ctx context.Context, limit int, lease time.Duration) ([]*
 	return envs, nil
 }
 
-// Delete removes delivered messages; unknown ids are ignored.
-func (s *SQLite) Delete(ctx context.Context, ids []string) error {
+// deleteOutbox removes delivered messages; unknown ids are ignored.
+func (s *SQLite) deleteOutbox(ctx context.Context, ids []string) error {
 	return s.byIDs(ctx, `DELETE FROM outbox WHERE id IN `, ids, "delete from outbox")
 }
 

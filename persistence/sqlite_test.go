@@ -62,13 +62,13 @@ func TestSQLiteReleasesClaimsOfAPreviousRunAtOpen(t *testing.T) {
 	first := openSQLite(t, path)
 	reg := &actors.Registration{ID: "u1", Email: "a@example.com", Status: actors.StatusPending, Version: 1}
 	require.NoError(t, first.Save(ctx, reg, []*registrationv1.Envelope{{Id: "m1", Topic: "t", Key: "u1", Type: "x"}}))
-	claimed, err := first.Claim(ctx, 10, time.Hour)
+	claimed, err := first.Claim(ctx, nil, 10, time.Hour)
 	require.NoError(t, err)
 	require.Len(t, claimed, 1)
 	require.NoError(t, first.Close()) // the process dies before deleting it
 
 	second := openSQLite(t, path)
-	again, err := second.Claim(ctx, 10, time.Hour)
+	again, err := second.Claim(ctx, nil, 10, time.Hour)
 	require.NoError(t, err)
 	require.Len(t, again, 1, "the message must not wait an hour for its lease")
 }
@@ -117,7 +117,8 @@ func TestSQLiteDeletesWhileSaving(t *testing.T) {
 			for j := range ids {
 				ids[j] = fmt.Sprintf("none-%d-%d", i, j)
 			}
-			errs <- s.Delete(ctx, ids)
+			_, err := s.Claim(ctx, ids, 0, time.Hour)
+			errs <- err
 		})
 	}
 	wg.Wait()

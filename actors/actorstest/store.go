@@ -163,11 +163,12 @@ func (s *Store) injected(op string) error {
 	return s.fail(op)
 }
 
-// Claim returns up to limit unclaimed messages, oldest first, and hides them
-// for lease.
-func (s *Store) Claim(ctx context.Context, limit int, lease time.Duration) ([]*registrationv1.Envelope, error) {
+// Claim deletes the delivered messages, then returns up to limit unclaimed
+// messages, oldest first, and hides them for lease.
+func (s *Store) Claim(ctx context.Context, delivered []string, limit int, lease time.Duration) ([]*registrationv1.Envelope, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.outbox = slices.DeleteFunc(s.outbox, func(r *outboxRow) bool { return slices.Contains(delivered, r.env.GetId()) })
 	now := time.Now()
 	var out []*registrationv1.Envelope
 	for _, row := range s.outbox {
@@ -181,14 +182,6 @@ func (s *Store) Claim(ctx context.Context, limit int, lease time.Duration) ([]*r
 		out = append(out, proto.Clone(row.env).(*registrationv1.Envelope))
 	}
 	return out, nil
-}
-
-// Delete removes delivered messages.
-func (s *Store) Delete(ctx context.Context, ids []string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.outbox = slices.DeleteFunc(s.outbox, func(r *outboxRow) bool { return slices.Contains(ids, r.env.GetId()) })
-	return nil
 }
 
 // Release makes claimed messages claimable again.

@@ -27,7 +27,7 @@ type Subject interface {
 	actors.StaleRegistrations
 	// Claim is the relay's read of the outbox (messaging.Outbox, whose own
 	// suite is messaging/outboxtest): here it shows what a save wrote.
-	Claim(ctx context.Context, limit int, lease time.Duration) ([]*registrationv1.Envelope, error)
+	Claim(ctx context.Context, delivered []string, limit int, lease time.Duration) ([]*registrationv1.Envelope, error)
 }
 
 // Run runs the suite. open must return an empty store of its own for every
@@ -153,7 +153,7 @@ func Run(t *testing.T, open func(t *testing.T) Subject) {
 			}
 		}
 		assert.Equal(t, 1, wins)
-		msgs, err := s.Claim(ctx, 100, time.Minute)
+		msgs, err := s.Claim(ctx, nil, 100, time.Minute)
 		require.NoError(t, err)
 		assert.Len(t, msgs, 1, "only the winner's messages may be stored")
 	})
@@ -455,7 +455,7 @@ func utc(ts []time.Time) []time.Time {
 
 func assertOutboxIDs(t *testing.T, s Subject, want []string) {
 	t.Helper()
-	msgs, err := s.Claim(context.Background(), 1000, time.Millisecond)
+	msgs, err := s.Claim(context.Background(), nil, 1000, time.Millisecond)
 	require.NoError(t, err)
 	var got []string
 	for _, m := range msgs {

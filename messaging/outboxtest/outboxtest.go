@@ -36,7 +36,7 @@ func Run(t *testing.T, open func(t *testing.T) (messaging.Outbox, Add)) {
 		m3 := envelope(t, "m-3", "user-1")
 		add(t, m3)
 
-		got, err := s.Claim(ctx, 10, time.Minute)
+		got, err := s.Claim(ctx, nil, 10, time.Minute)
 		require.NoError(t, err)
 		require.Len(t, got, 3)
 		for i, want := range []*registrationv1.Envelope{m1, m2, m3} {
@@ -49,7 +49,7 @@ func Run(t *testing.T, open func(t *testing.T) (messaging.Outbox, Add)) {
 		m := envelope(t, "m-empty", "user-1")
 		m.Payload = nil // proto.Marshal of a message whose fields are all defaults
 		add(t, m)
-		got, err := s.Claim(ctx, 10, time.Minute)
+		got, err := s.Claim(ctx, nil, 10, time.Minute)
 		require.NoError(t, err)
 		require.Len(t, got, 1)
 		assert.Empty(t, got[0].GetPayload())
@@ -59,18 +59,18 @@ func Run(t *testing.T, open func(t *testing.T) (messaging.Outbox, Add)) {
 		s, add := open(t)
 		add(t, envelope(t, "m-a", "user-1"), envelope(t, "m-b", "user-1"))
 
-		first, err := s.Claim(ctx, 1, 300*time.Millisecond)
+		first, err := s.Claim(ctx, nil, 1, 300*time.Millisecond)
 		require.NoError(t, err)
 		require.Len(t, first, 1)
 		assert.Equal(t, "m-a", first[0].GetId())
 
-		second, err := s.Claim(ctx, 10, time.Minute)
+		second, err := s.Claim(ctx, nil, 10, time.Minute)
 		require.NoError(t, err)
 		require.Len(t, second, 1, "a claimed message must not be claimed again while leased")
 		assert.Equal(t, "m-b", second[0].GetId())
 
 		require.Eventually(t, func() bool {
-			again, err := s.Claim(ctx, 10, time.Minute)
+			again, err := s.Claim(ctx, nil, 10, time.Minute)
 			return err == nil && len(again) == 1 && again[0].GetId() == "m-a"
 		}, 5*time.Second, 20*time.Millisecond, "an undeleted message must be claimable after its lease")
 	})
@@ -78,22 +78,33 @@ func Run(t *testing.T, open func(t *testing.T) (messaging.Outbox, Add)) {
 	t.Run("a released message can be claimed again at once", func(t *testing.T) {
 		s, add := open(t)
 		add(t, envelope(t, "m-r1", "user-1"), envelope(t, "m-r2", "user-1"))
-		claimed, err := s.Claim(ctx, 10, time.Hour)
+		claimed, err := s.Claim(ctx, nil, 10, time.Hour)
 		require.NoError(t, err)
 		require.Len(t, claimed, 2)
 		require.NoError(t, s.Release(ctx, []string{"m-r1", "no-such-id"}))
-		again, err := s.Claim(ctx, 10, time.Hour)
+		again, err := s.Claim(ctx, nil, 10, time.Hour)
 		require.NoError(t, err)
 		require.Len(t, again, 1, "only the released message")
 		assert.Equal(t, "m-r1", again[0].GetId())
 	})
 
-	t.Run("deleted messages are gone and unknown ids are ignored", func(t *testing.T) {
+	t.Run("a claim deletes the delivered messages first and ignores unknown ids", func(t *testing.T) {
 		s, add := open(t)
-		add(t, envelope(t, "m-x", "user-1"), envelope(t, "m-y", "user-1"))
-		require.NoError(t, s.Delete(ctx, []string{"m-x", "no-such-id"}))
-		assertOutboxIDs(t, s, []string{"m-y"})
-		require.NoError(t, s.Delete(ctx, nil))
+		add(t, envelope(t, "m-x", "user-1"), envelope(t, "m-y", "user-1"), envelope(t, "m-z", "user-1"))
+		first, err := s.Claim(ctx, nil, 2, time.Millisecond)
+		require.NoError(t, err)
+		require.Len(t, first, 2)
+		time.Sleep(5 * time.Millisecond) // their lease is over: only the deletion keeps them from this claim
+		got, err := s.Claim(ctx, []string{"m-x", "m-y", "no-such-id"}, 10, time.Hour)
+		require.NoError(t, err)
+		require.Len(t, got, 1, "the delivered messages are deleted before the claim")
+		assert.Equal(t, "m-z", got[0].GetId())
+		require.NoError(t, s.Release(ctx, []string{"m-x", "m-y", "m-z"}))
+		assertOutboxIDs(t, s, []string{"m-z"})
+		none, err := s.Claim(ctx, []string{"m-z"}, 0, time.Hour)
+		require.NoError(t, err)
+		assert.Empty(t, none, "a limit of 0 only deletes")
+		assertOutboxIDs(t, s, nil)
 	})
 
 	t.Run("a save with messages wakes the relay", func(t *testing.T) {
@@ -121,7 +132,7 @@ func envelope(t *testing.T, id, key string) *registrationv1.Envelope {
 
 func assertOutboxIDs(t *testing.T, s messaging.Outbox, want []string) {
 	t.Helper()
-	msgs, err := s.Claim(context.Background(), 1000, time.Millisecond)
+	msgs, err := s.Claim(context.Background(), nil, 1000, time.Millisecond)
 	require.NoError(t, err)
 	var got []string
 	for _, m := range msgs {
