@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
@@ -236,7 +237,7 @@ func (p *Postgres) Save(ctx context.Context, reg *actors.Registration, msgs []*r
 		nullTime(reg.Code.IssuedAt), nullTime(reg.Code.ExpiresAt), reg.Code.Attempts, reg.Code.ExpiryNoted,
 		nonNilTimes(reg.CodeFailures), nonNilTimes(reg.Issues), reg.CreatedAt, nullTime(reg.ActivatedAt), reg.UpdatedAt, reg.Version,
 		encodeGuard(reg.Passwords)}
-	batch := &pgx.Batch{}
+	batch := transaction()
 	if reg.Version == 1 {
 		batch.Queue(`INSERT INTO registrations (`+pgColumns+`)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) ON CONFLICT DO NOTHING`, args...)
@@ -252,24 +253,39 @@ func (p *Postgres) Save(ctx context.Context, reg *actors.Registration, msgs []*r
 
 // Purge implements actors.Store.
 func (p *Postgres) Purge(ctx context.Context, reg *actors.Registration, msgs []*registrationv1.Envelope) error {
-	batch := &pgx.Batch{}
+	batch := transaction()
 	batch.Queue(`DELETE FROM registrations WHERE email = $1 AND version = $2`, reg.Email, reg.Version)
 	batch.Queue(`DELETE FROM outbox WHERE key = $1`, reg.ID)
 	return p.write(ctx, "purge registration", batch, msgs)
 }
 
-// write runs batch, then appends msgs to the outbox, in one transaction sent
-// as one batch. The batch's first statement changes the registration's row:
-// when it changes none, the row was not at the expected version and
-// nothing is written (ErrConflict).
+// transaction is a batch that opens a transaction, for write: BEGIN goes
+// with the statements in one round trip (pgx's Begin would be one more).
+func transaction() *pgx.Batch {
+	b := &pgx.Batch{}
+	b.Queue(`BEGIN`)
+	return b
+}
+
+// write runs batch (from transaction), then appends msgs to the outbox, in
+// one transaction: one round trip for the statements, one for COMMIT. The
+// batch's first statement after BEGIN changes the registration's row: when
+// it changes none, the row was not at the expected version and nothing is
+// written (ErrConflict).
 func (p *Postgres) write(ctx context.Context, what string, batch *pgx.Batch, msgs []*registrationv1.Envelope) (err error) {
 	ctx, span := startSpan(ctx, "postgresql", strings.Fields(what)[0])
 	defer func() { endSpan(span, err) }()
-	tx, err := p.pool.Begin(ctx)
+	conn, err := p.pool.Acquire(ctx)
 	if err != nil {
-		return fmt.Errorf("postgres: begin: %w", err)
+		return fmt.Errorf("postgres: %s: acquire a connection: %w", what, err)
 	}
-	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	defer conn.Release() // closes rather than reuses a connection left in a transaction
+	committed := false
+	defer func() {
+		if !committed {
+			_, _ = conn.Exec(context.WithoutCancel(ctx), `ROLLBACK`)
+		}
+	}()
 	if len(msgs) > 0 {
 		n := len(msgs)
 		ids, topics, keys, types, sources := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
@@ -291,12 +307,16 @@ func (p *Postgres) write(ctx context.Context, what string, batch *pgx.Batch, msg
 	// The transaction's id, to find out what became of a COMMIT whose
 	// answer is lost.
 	batch.Queue(`SELECT pg_current_xact_id()::text`)
-	results := tx.SendBatch(ctx, batch)
-	tag, err := results.Exec()
+	results := conn.SendBatch(ctx, batch)
+	_, err = results.Exec() // BEGIN
+	var tag pgconn.CommandTag
+	if err == nil {
+		tag, err = results.Exec()
+	}
 	if err == nil && tag.RowsAffected() == 0 {
 		err = actors.ErrConflict
 	}
-	for i := 1; err == nil && i < batch.Len()-1; i++ {
+	for i := 2; err == nil && i < batch.Len()-1; i++ {
 		_, err = results.Exec()
 	}
 	var xid string
@@ -312,7 +332,12 @@ func (p *Postgres) write(ctx context.Context, what string, batch *pgx.Batch, msg
 	if err != nil {
 		return fmt.Errorf("postgres: %s: %w", what, err)
 	}
-	if err := tx.Commit(ctx); err != nil {
+	tag, err = conn.Exec(ctx, `COMMIT`)
+	committed = err == nil
+	if err == nil && tag.String() != "COMMIT" {
+		return fmt.Errorf("postgres: %s: the transaction was rolled back (%s)", what, tag)
+	}
+	if err != nil {
 		if err := p.commitOutcome(ctx, xid, err); err != nil {
 			return err
 		}
