@@ -412,37 +412,50 @@ func (s *SQLite) append(ctx context.Context, tx *sql.Tx, msgs []*registrationv1.
 	return nil
 }
 
-// Claim deletes the delivered messages, then returns up to limit messages
-// whose lease is free, oldest first, and leases them for lease.
-func (s *SQLite) Claim(ctx context.Context, delivered []string, limit int, lease time.Duration) ([]*registrationv1.Envelope, error) {
-	if err := s.deleteOutbox(ctx, delivered); err != nil {
-		return nil, err
-	}
-	now := time.Now()
-	st, err := s.writes.get(ctx, `UPDATE outbox SET claimed_until = ?
+// Claim deletes the delivered messages and leases up to limit others whose
+// lease is free, oldest first, in one transaction (one WAL sync for both).
+func (s *SQLite) Claim(ctx context.Context, delivered []string, limit int, lease time.Duration) (envs []*registrationv1.Envelope, err error) {
+	// Prepared before the transaction takes the writer's one connection,
+	// which preparing would wait for.
+	claim, err := s.writes.get(ctx, `UPDATE outbox SET claimed_until = ?
 		WHERE seq IN (SELECT seq FROM outbox WHERE claimed_until <= ? ORDER BY seq LIMIT ?)
 		RETURNING seq, id, topic, key, type, source, time, payload, traceparent, tracestate`)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: claim outbox: %w", err)
 	}
-	rows, err := st.QueryContext(ctx, millis(now.Add(lease)), millis(now), limit)
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: claim outbox: begin: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	for chunk := range slices.Chunk(delivered, 500) { // under SQLite's limit on parameters
+		args := make([]any, len(chunk))
+		for i, id := range chunk {
+			args[i] = id
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM outbox WHERE id IN (?`+strings.Repeat(", ?", len(chunk)-1)+`)`, args...); err != nil {
+			return nil, fmt.Errorf("sqlite: delete from outbox: %w", err)
+		}
+	}
+	now := time.Now()
+	rows, err := tx.StmtContext(ctx, claim).QueryContext(ctx, millis(now.Add(lease)), millis(now), limit)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: claim outbox: %w", err)
 	}
-	defer func() { _ = rows.Close() }()
-	envs, err := scanClaims(rows.Next, rows.Scan, fromMillis)
+	envs, err = scanClaims(rows.Next, rows.Scan, fromMillis)
 	if err == nil {
 		err = rows.Err()
+	}
+	if cerr := rows.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = tx.Commit()
 	}
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: claim outbox: %w", err)
 	}
 	return envs, nil
-}
-
-// deleteOutbox removes delivered messages; unknown ids are ignored.
-func (s *SQLite) deleteOutbox(ctx context.Context, ids []string) error {
-	return s.byIDs(ctx, `DELETE FROM outbox WHERE id IN `, ids, "delete from outbox")
 }
 
 // Release makes claimed messages claimable again.
