@@ -75,6 +75,10 @@ func NewRelay(cfg RelayConfig) (*Relay, error) {
 	if cfg.DeleteWithin <= 0 {
 		cfg.DeleteWithin = 100 * time.Millisecond
 	}
+	if cfg.DeleteWithin >= cfg.Lease/2 {
+		// Past the lease, another relay would publish the batch again.
+		return nil, fmt.Errorf("messaging: DeleteWithin (%s) must be under half the Lease (%s)", cfg.DeleteWithin, cfg.Lease)
+	}
 	cfg.Logger = cfg.Logger.With("component", "relay")
 	return &Relay{cfg: cfg}, nil
 }
@@ -143,6 +147,7 @@ func (r *Relay) deliveredPending() bool {
 // and deletes what it published. Used at shutdown, after the producers
 // have stopped.
 func (r *Relay) Flush(ctx context.Context) error {
+	defer r.deleteDelivered(ctx) // its last batch, should ctx end under it
 	for {
 		n, err := r.relayBatch(ctx)
 		if err != nil {

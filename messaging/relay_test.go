@@ -124,7 +124,7 @@ func TestRelayDeletesABatchWithTheNextClaim(t *testing.T) {
 	fill(t, store, 3)
 	outbox := &claims{Outbox: store}
 	pub := &flaky{}
-	runRelay(t, messaging.RelayConfig{Outbox: outbox, Publisher: pub, BatchSize: 1, PollInterval: time.Hour, DeleteWithin: time.Hour})
+	runRelay(t, messaging.RelayConfig{Outbox: outbox, Publisher: pub, BatchSize: 1, Lease: 3 * time.Hour, PollInterval: time.Hour, DeleteWithin: time.Hour})
 	require.Eventually(t, func() bool { return len(store.Pending()) == 0 }, 5*time.Second, time.Millisecond)
 	assert.Equal(t, [][]string{{"m0001"}}, outbox.with([]string{"m0000"}), "the first batch's deletion claimed the second")
 	assert.Equal(t, [][]string{{"m0002"}}, outbox.with([]string{"m0001"}))
@@ -137,6 +137,61 @@ func TestRelayDeletesABatchWithTheNextClaim(t *testing.T) {
 	fill(t, alone, 1) // its one notification wakes the claim that publishes it; nothing wakes the deletion but DeleteWithin
 	require.Eventually(t, func() bool { return len(alone.Pending()) == 0 }, 5*time.Second, time.Millisecond,
 		"with nothing else to claim, a published batch is deleted within DeleteWithin (the poll interval is an hour)")
+}
+
+// failingDeletes fails the claims that carry deletions, failures times.
+type failingDeletes struct {
+	messaging.Outbox
+	failures atomic.Int64
+}
+
+func (f *failingDeletes) Claim(ctx context.Context, delivered []string, limit int, lease time.Duration) ([]*registrationv1.Envelope, error) {
+	if len(delivered) > 0 && f.failures.Add(-1) >= 0 {
+		return nil, errors.New("database unavailable")
+	}
+	return f.Outbox.Claim(ctx, delivered, limit, lease)
+}
+
+// TestRelayKeepsWhatItPublishedUntilAClaimDeletesIt: a failed claim leaves
+// the published batch to delete, so it is deleted by a later one, not
+// published again after its lease.
+func TestRelayKeepsWhatItPublishedUntilAClaimDeletesIt(t *testing.T) {
+	store := actorstest.NewStore()
+	outbox := &failingDeletes{Outbox: store}
+	outbox.failures.Store(3)
+	pub := &flaky{}
+	runRelay(t, messaging.RelayConfig{Outbox: outbox, Publisher: pub, Lease: time.Hour, PollInterval: time.Hour,
+		DeleteWithin: time.Millisecond, RetryBackoff: time.Millisecond, MaxBackoff: time.Millisecond})
+	want := fill(t, store, 1)
+	require.Eventually(t, func() bool { return len(store.Pending()) == 0 }, 5*time.Second, time.Millisecond,
+		"deleted by the claim after the failed ones (the lease is an hour)")
+	assert.Equal(t, want, pub.rec.ids(), "published once")
+	assert.Negative(t, outbox.failures.Load(), "the failing claims were made")
+}
+
+// TestRelayFlushDeletesItsLastBatchPastItsDeadline: a Flush whose context
+// ends while it publishes its last batch still deletes that batch.
+func TestRelayFlushDeletesItsLastBatchPastItsDeadline(t *testing.T) {
+	store := actorstest.NewStore()
+	want := fill(t, store, 3)
+	pub := &gate{entered: make(chan struct{}, 1), release: make(chan struct{})}
+	relay, err := messaging.NewRelay(messaging.RelayConfig{Outbox: store, Publisher: pub, Logger: quiet})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	flushed := make(chan error, 1)
+	go func() { flushed <- relay.Flush(ctx) }()
+	<-pub.entered
+	cancel() // the shutdown's deadline, while the batch is being published
+	close(pub.release)
+	require.Error(t, <-flushed, "the claim after the batch meets the ended context")
+	assert.Equal(t, want, pub.rec.ids())
+	assert.Empty(t, store.Pending(), "the published batch is deleted all the same")
+}
+
+func TestRelayRefusesADeletionWaitAsLongAsTheLease(t *testing.T) {
+	_, err := messaging.NewRelay(messaging.RelayConfig{Outbox: actorstest.NewStore(), Publisher: &flaky{}, Logger: quiet,
+		Lease: time.Second, DeleteWithin: 500 * time.Millisecond})
+	require.ErrorContains(t, err, "DeleteWithin")
 }
 
 func TestRelayRetriesAFailingPublisherAndLosesNothing(t *testing.T) {
@@ -156,7 +211,7 @@ func TestRelayRepublishesAfterTheLeaseWhenABatchIsGivenUp(t *testing.T) {
 	pub := &flaky{}
 	pub.failures.Store(1_000_000) // down for good, then back
 	runRelay(t, messaging.RelayConfig{
-		Outbox: store, Publisher: pub, Lease: 100 * time.Millisecond,
+		Outbox: store, Publisher: pub, Lease: 100 * time.Millisecond, DeleteWithin: 10 * time.Millisecond,
 		RetryBackoff: 10 * time.Millisecond, MaxBackoff: 20 * time.Millisecond, PollInterval: 10 * time.Millisecond,
 	})
 	require.Eventually(t, func() bool { return pub.failures.Load() < 1_000_000-5 }, 5*time.Second, 5*time.Millisecond)

@@ -263,7 +263,7 @@ func (p *Postgres) Purge(ctx context.Context, reg *actors.Registration, msgs []*
 // with the statements in one round trip (pgx's Begin would be one more).
 func transaction() *pgx.Batch {
 	b := &pgx.Batch{}
-	b.Queue(`BEGIN`)
+	b.BeginTx(pgx.TxOptions{})
 	return b
 }
 
@@ -275,17 +275,6 @@ func transaction() *pgx.Batch {
 func (p *Postgres) write(ctx context.Context, what string, batch *pgx.Batch, msgs []*registrationv1.Envelope) (err error) {
 	ctx, span := startSpan(ctx, "postgresql", strings.Fields(what)[0])
 	defer func() { endSpan(span, err) }()
-	conn, err := p.pool.Acquire(ctx)
-	if err != nil {
-		return fmt.Errorf("postgres: %s: acquire a connection: %w", what, err)
-	}
-	defer conn.Release() // closes rather than reuses a connection left in a transaction
-	committed := false
-	defer func() {
-		if !committed {
-			_, _ = conn.Exec(context.WithoutCancel(ctx), `ROLLBACK`)
-		}
-	}()
 	if len(msgs) > 0 {
 		n := len(msgs)
 		ids, topics, keys, types, sources := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
@@ -307,7 +296,9 @@ func (p *Postgres) write(ctx context.Context, what string, batch *pgx.Batch, msg
 	// The transaction's id, to find out what became of a COMMIT whose
 	// answer is lost.
 	batch.Queue(`SELECT pg_current_xact_id()::text`)
-	results := conn.SendBatch(ctx, batch)
+	results := p.pool.SendBatch(ctx, batch)
+	tx := results.Tx() // pgx's, with its commit and rollback: a no-op once committed
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
 	_, err = results.Exec() // BEGIN
 	var tag pgconn.CommandTag
 	if err == nil {
@@ -332,12 +323,7 @@ func (p *Postgres) write(ctx context.Context, what string, batch *pgx.Batch, msg
 	if err != nil {
 		return fmt.Errorf("postgres: %s: %w", what, err)
 	}
-	tag, err = conn.Exec(ctx, `COMMIT`)
-	committed = err == nil
-	if err == nil && tag.String() != "COMMIT" {
-		return fmt.Errorf("postgres: %s: the transaction was rolled back (%s)", what, tag)
-	}
-	if err != nil {
+	if err := tx.Commit(ctx); err != nil {
 		if err := p.commitOutcome(ctx, xid, err); err != nil {
 			return err
 		}

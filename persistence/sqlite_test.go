@@ -2,6 +2,7 @@ package persistence_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"sync"
@@ -97,10 +98,11 @@ func TestOldestPendingReportsTheOutboxAge(t *testing.T) {
 	}
 }
 
-// TestSQLiteDeletesWhileSaving interleaves the relay's deletions (a new
-// number of ids prepares a new statement) with saves: preparing must not
-// wait for the writer's one connection while holding what a save's
-// transaction needs, or both wait until their deadline.
+// TestSQLiteDeletesWhileSaving interleaves the relay's deletions and
+// releases (a new number of ids prepares a new statement for Release) with
+// saves: preparing must not wait for the writer's one connection while
+// holding what a save's transaction needs, or both wait until their
+// deadline.
 func TestSQLiteDeletesWhileSaving(t *testing.T) {
 	s := openSQLite(t, filepath.Join(t.TempDir(), "registrar.db"))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // a deadlock fails instead of hanging
@@ -118,7 +120,7 @@ func TestSQLiteDeletesWhileSaving(t *testing.T) {
 				ids[j] = fmt.Sprintf("none-%d-%d", i, j)
 			}
 			_, err := s.Claim(ctx, ids, 0, time.Hour)
-			errs <- err
+			errs <- errors.Join(err, s.Release(ctx, ids))
 		})
 	}
 	wg.Wait()

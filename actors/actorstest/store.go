@@ -166,6 +166,9 @@ func (s *Store) injected(op string) error {
 // Claim deletes the delivered messages, then returns up to limit unclaimed
 // messages, oldest first, and hides them for lease.
 func (s *Store) Claim(ctx context.Context, delivered []string, limit int, lease time.Duration) ([]*registrationv1.Envelope, error) {
+	if err := ctx.Err(); err != nil { // as a database would
+		return nil, err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.outbox = slices.DeleteFunc(s.outbox, func(r *outboxRow) bool { return slices.Contains(delivered, r.env.GetId()) })

@@ -52,7 +52,7 @@ func registerStats(reg prometheus.Registerer, registry *actors.Registry, hasher 
 			func() float64 { return float64(relay.Stats().Published) }),
 		counter("registrar_outbox_publish_failures_total", "Failed outbox publish attempts.",
 			func() float64 { return float64(relay.Stats().Failures) }),
-		gauge("registrar_outbox_oldest_age_seconds", "Age of the oldest message not yet published (0 when none): emails are late when it grows.",
+		gauge("registrar_outbox_oldest_age_seconds", "Age of the oldest message in the outbox, not yet published or published within the last 100 ms (0 when none): emails are late when it grows.",
 			func() float64 {
 				ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 				defer cancel()

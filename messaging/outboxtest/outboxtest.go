@@ -104,6 +104,7 @@ func Run(t *testing.T, open func(t *testing.T) (messaging.Outbox, Add)) {
 		none, err := s.Claim(ctx, []string{"m-z"}, 0, time.Hour)
 		require.NoError(t, err)
 		assert.Empty(t, none, "a limit of 0 only deletes")
+		require.NoError(t, s.Release(ctx, []string{"m-z"})) // the lease of assertOutboxIDs's claim
 		assertOutboxIDs(t, s, nil)
 	})
 
