@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -98,6 +99,40 @@ func TestPostgresMailDeliveriesContract(t *testing.T) {
 		t.Cleanup(d.Close)
 		return d
 	})
+}
+
+// TestPostgresMailDeliveriesAreSharedSoon: a sent email is written with the
+// next lookup or on its own within a moment, so another mailer (after a
+// rebalance) sees it; Close writes what is still waiting.
+func TestPostgresMailDeliveriesAreSharedSoon(t *testing.T) {
+	ctx := context.Background()
+	url := testkit.Postgres(t)
+	open := func() *persistence.MailDeliveries {
+		d, err := persistence.OpenMailDeliveries(ctx, persistence.PostgresConfig{URL: url})
+		require.NoError(t, err)
+		return d
+	}
+	sender, other := open(), open()
+	t.Cleanup(other.Close)
+	until := time.Now().Add(time.Hour)
+
+	require.NoError(t, sender.Remember(ctx, "m-alone", until))
+	require.Eventually(t, func() bool { seen, err := other.Seen(ctx, "m-alone"); return err == nil && seen }, 5*time.Second, 10*time.Millisecond,
+		"with no lookup after it, the email is written on its own")
+
+	require.NoError(t, sender.Remember(ctx, "m-then-lookup", until))
+	seen, err := sender.Seen(ctx, "m-next")
+	require.NoError(t, err)
+	assert.False(t, seen)
+	seen, err = other.Seen(ctx, "m-then-lookup")
+	require.NoError(t, err)
+	assert.True(t, seen, "the lookup wrote it in its round trip")
+
+	require.NoError(t, sender.Remember(ctx, "m-at-close", until))
+	sender.Close()
+	seen, err = other.Seen(ctx, "m-at-close")
+	require.NoError(t, err)
+	assert.True(t, seen, "Close writes what waits")
 }
 
 // A commit wakes the relay of its own process only. With LISTEN/NOTIFY every
